@@ -1,0 +1,356 @@
+"""Long operations (create, add, extract, test, delete) as cancellable jobs that emit events.
+
+The CLI turns the events into a progress bar, the GUI into signals, tests just collect them.
+Events are small frozen dataclasses holding plain numbers and strings, so they cross thread
+and process boundaries unchanged.  Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from lmarchive.container import ContainerReader, EntryRecord
+from lmarchive.errors import CancelledError, LMArchiveError, MemberNotFoundError, OverwriteError
+from lmarchive.models.registry import DEFAULT_MODEL, load_model
+from lmarchive.reading import ReadCallbacks, extract_entries, verify_entries
+from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sources, write_archive
+
+PROGRESS_INTERVAL = 0.04
+"""Seconds between progress events (about 25 per second)."""
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    kind: str
+    archive: str
+    entries: int
+    total_bytes: int
+    device: str = "CPU"
+
+
+@dataclass(frozen=True)
+class EntryStarted:
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    done_bytes: int
+    total_bytes: int
+    entry: str | None
+
+
+@dataclass(frozen=True)
+class EntryFinished:
+    name: str
+    size: int
+    packed: int
+    gzip_size: int
+    seconds: float
+    method: str
+    model: str
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class EntryFailed:
+    name: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that did not stop the job (a skipped link, say)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    ok: bool
+    cancelled: bool
+    entries: int
+    size: int
+    packed: int
+    gzip_size: int
+    seconds: float
+    error: str | None = None
+
+
+Event = JobStarted | EntryStarted | Progress | EntryFinished | EntryFailed | Notice | JobFinished
+EventHandler = Callable[[Event], None]
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def finished_event(entry: EntryRecord, seconds: float) -> EntryFinished:
+    """The event for an entry as the directory describes it."""
+    return EntryFinished(
+        entry.name,
+        entry.size,
+        entry.packed,
+        entry.gzip_size,
+        seconds,
+        entry.method.name.lower(),
+        entry.model,
+        entry.is_dir,
+    )
+
+
+@dataclass
+class Job:
+    """Base of all jobs: event delivery, progress throttling, cancel, and the final summary."""
+
+    on_event: EventHandler | None = None
+    cancel_flag: CancelFlag = field(default_factory=threading.Event)
+    kind: str = field(default="job", init=False)
+
+    def __post_init__(self) -> None:
+        self._done = 0
+        self._total = 0
+        self._current: str | None = None
+        self._last_progress = 0.0
+        self._results: list[EntryFinished] = []
+
+    # -- plumbing shared by every job ---------------------------------------------------
+    def cancel(self) -> None:
+        """Ask the job to stop; it raises CancelledError at its next check and cleans up."""
+        if isinstance(self.cancel_flag, threading.Event):
+            self.cancel_flag.set()
+        else:
+            raise TypeError("this job's cancel flag is owned by its creator; set it there")
+
+    def cancelled(self) -> bool:
+        return self.cancel_flag.is_set()
+
+    def emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _progress(self, delta: int) -> None:
+        self._done += delta
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_INTERVAL or self._done >= self._total:
+            self._last_progress = now
+            self.emit(Progress(min(self._done, self._total), self._total, self._current))
+
+    def _entry_started(self, name: str, size: int) -> None:
+        self._current = name
+        self.emit(EntryStarted(name, size))
+
+    def _entry_finished(self, event: EntryFinished) -> None:
+        self._results.append(event)
+        self.emit(event)
+
+    @property
+    def results(self) -> list[EntryFinished]:
+        """Per-entry results so far (in the order they finished)."""
+        return list(self._results)
+
+    def run(self) -> JobFinished:
+        """Run to the end; emits JobFinished, then returns it or raises the job's error."""
+        started = time.monotonic()
+        try:
+            self._run()
+        except CancelledError:
+            self.emit(self._summary(started, ok=False, cancelled=True))
+            raise
+        except LMArchiveError as exc:
+            if self._current is not None:
+                self.emit(EntryFailed(self._current, str(exc)))
+            self.emit(self._summary(started, ok=False, error=str(exc)))
+            raise
+        except OSError as exc:
+            error = LMArchiveError(_describe_os_error(exc))
+            self.emit(self._summary(started, ok=False, error=str(error)))
+            raise error from exc
+        summary = self._summary(started, ok=True)
+        self.emit(summary)
+        return summary
+
+    def _summary(self, started: float, *, ok: bool, cancelled: bool = False, error: str | None = None) -> JobFinished:
+        files = [r for r in self._results if not r.is_dir]
+        return JobFinished(
+            ok,
+            cancelled,
+            len(self._results),
+            sum(r.size for r in files),
+            sum(r.packed for r in files),
+            sum(r.gzip_size for r in files),
+            time.monotonic() - started,
+            error,
+        )
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _read_callbacks(self) -> ReadCallbacks:
+        return ReadCallbacks(
+            entry_started=lambda e: self._entry_started(e.name, e.size),
+            entry_finished=lambda e, s: self._entry_finished(finished_event(e, s)),
+            progress=self._progress,
+            cancel=self.cancelled,
+        )
+
+    def _write_callbacks(self) -> WriteCallbacks:
+        return WriteCallbacks(
+            entry_started=lambda s: self._entry_started(s.arcname, s.size),
+            entry_finished=lambda r: self._entry_finished(_result_event(r)),
+            progress=self._progress,
+            cancel=self.cancelled,
+        )
+
+
+def _result_event(result: EntryResult) -> EntryFinished:
+    return finished_event(result.record, result.seconds)
+
+
+def _describe_os_error(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _select(reader: ContainerReader, members: Sequence[str] | None) -> list[EntryRecord]:
+    """Entries named by ``members`` (a folder name selects everything below it); all if None."""
+    if not members:
+        return list(reader.entries)
+    chosen: dict[str, EntryRecord] = {}
+    for member in members:
+        name = member.strip("/")
+        hits = [e for e in reader.entries if e.name == name or e.name.startswith(name + "/")]
+        if not hits:
+            raise MemberNotFoundError(f"no member named {member!r} in the archive")
+        chosen.update((e.name, e) for e in hits)
+    return [e for e in reader.entries if e.name in chosen]
+
+
+@dataclass
+class _WritingJob(Job):
+    """Shared by create and add: collect sources, then write a new archive atomically."""
+
+    archive: str | os.PathLike[str] = ""
+    paths: Sequence[str | os.PathLike[str]] = ()
+    model: str | None = DEFAULT_MODEL
+    sources: Sequence[Source] | None = None
+
+    def _sources(self) -> list[Source]:
+        if self.sources is not None:
+            return list(self.sources)
+        skipped: list[Path] = []
+        sources = collect_sources(self.paths, skipped)
+        for path in skipped:
+            self.emit(Notice(f"skipped symbolic link {path} (links are not stored)"))
+        archive = Path(self.archive).resolve()
+        kept = [s for s in sources if s.path is None or s.path.resolve() != archive]
+        if len(kept) != len(sources):
+            self.emit(Notice(f"skipped {archive}: an archive cannot contain itself"))
+        return kept
+
+    def _write(self, base: ContainerReader | None, overwrite: bool) -> None:
+        sources = self._sources()
+        predictor = load_model(self.model) if self.model else None
+        self._total = sum(s.size if s.data is None else len(s.data) for s in sources)
+        self.emit(JobStarted(self.kind, str(self.archive), len(sources), self._total))
+        write_archive(self.archive, sources, predictor, self._write_callbacks(), base=base, overwrite=overwrite)
+
+
+@dataclass
+class CreateJob(_WritingJob):
+    """Make a new archive from files and folders; refuses to replace one unless ``overwrite``."""
+
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "create"
+
+    def _run(self) -> None:
+        if not self.overwrite and Path(self.archive).exists():
+            raise OverwriteError(f"{self.archive} already exists (use add, or allow overwriting)")
+        self._write(None, overwrite=True)
+
+
+@dataclass
+class AddJob(_WritingJob):
+    """Add (or replace) members; writes a new archive and renames it over the old one."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "add"
+
+    def _run(self) -> None:
+        if not Path(self.archive).exists():
+            self._write(None, overwrite=True)
+            return
+        with ContainerReader(self.archive) as base:
+            self._write(base, overwrite=True)
+
+
+@dataclass
+class ExtractJob(Job):
+    """Extract all or some members into a folder (never outside it, never overwriting unasked)."""
+
+    archive: str | os.PathLike[str] = ""
+    dest: str | os.PathLike[str] = "."
+    members: Sequence[str] | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "extract"
+
+    def _run(self) -> None:
+        with ContainerReader(self.archive) as reader:
+            entries = _select(reader, self.members)
+            self._total = sum(e.size for e in entries)
+            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total))
+            extract_entries(reader, entries, self.dest, overwrite=self.overwrite, callbacks=self._read_callbacks())
+
+
+@dataclass
+class TestJob(Job):
+    """Decode every member and verify every checksum without writing anything."""
+
+    __test__ = False  # not a pytest test class
+    archive: str | os.PathLike[str] = ""
+    members: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "test"
+
+    def _run(self) -> None:
+        with ContainerReader(self.archive) as reader:
+            entries = _select(reader, self.members)
+            self._total = sum(e.size for e in entries)
+            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total))
+            verify_entries(reader, entries, self._read_callbacks())
+
+
+@dataclass
+class DeleteJob(Job):
+    """Remove members (a folder name removes everything below it) by rewriting the archive."""
+
+    archive: str | os.PathLike[str] = ""
+    members: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "delete"
+
+    def _run(self) -> None:
+        with ContainerReader(self.archive) as reader:
+            if not self.members:
+                raise LMArchiveError("name at least one member to delete")
+            doomed = {e.name for e in _select(reader, self.members)}
+            self.emit(JobStarted(self.kind, str(self.archive), len(doomed), 0))
+            write_archive(self.archive, [], None, self._write_callbacks(), base=reader, drop=doomed)

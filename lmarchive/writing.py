@@ -1,0 +1,298 @@
+"""Building an archive: gather sources, code their chunks in batches across files, write entries.
+
+Chunks of many files go through the model together, so a folder of small files codes as fast as
+one big file.  The archive is written to a temporary file and renamed over the target only when
+it is complete; entries carried over from an existing archive are copied without re-coding.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lmarchive import codec
+from lmarchive.codec import CancelFn, ChunkPlan
+from lmarchive.container import (
+    ChunkRecord,
+    ContainerReader,
+    ContainerWriter,
+    EntryRecord,
+    EntryType,
+    Method,
+    validate_name,
+)
+from lmarchive.errors import CancelledError, LMArchiveError
+from lmarchive.models.base import Predictor
+from lmarchive.safety import atomic_output
+
+MAX_BATCH_CHUNKS = 64
+MAX_BATCH_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """Something to put in the archive: a file or folder on disk, or bytes given directly."""
+
+    arcname: str
+    path: Path | None = None
+    data: bytes | None = None
+    is_dir: bool = False
+    mtime_ns: int = 0
+    mode: int = 0o644
+    size: int = 0
+
+
+def source_from_path(path: Path, arcname: str) -> Source:
+    """A :class:`Source` for one file or folder (not recursing), with its metadata."""
+    validate_name(arcname)
+    st = path.stat()
+    if stat.S_ISDIR(st.st_mode):
+        return Source(arcname, path, is_dir=True, mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode))
+    if not stat.S_ISREG(st.st_mode):
+        raise LMArchiveError(f"{path} is not a regular file or folder")
+    return Source(arcname, path, mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode), size=st.st_size)
+
+
+def default_arcname(path: Path) -> str:
+    """The member name for a path given on the command line: its last component."""
+    name = path.resolve().name
+    if not name:
+        raise LMArchiveError(f"cannot name an archive member after {path}")
+    return name
+
+
+def collect_sources(paths: Iterable[str | os.PathLike[str]], skipped: list[Path] | None = None) -> list[Source]:
+    """Sources for ``paths`` given on a command line, each named after its last component."""
+    sources: list[Source] = []
+    for given in paths:
+        path = Path(given)
+        sources += collect_tree(path, default_arcname(path), skipped)
+    seen: dict[str, Path | None] = {}
+    for src in sources:
+        if src.arcname in seen:
+            raise LMArchiveError(f"{seen[src.arcname]} and {src.path} would both be stored as {src.arcname!r}")
+        seen[src.arcname] = src.path
+    return sources
+
+
+def collect_tree(path: Path, top: str, skipped: list[Path] | None = None, *, recursive: bool = True) -> list[Source]:
+    """Sources for ``path`` named ``top``; a folder recurses (sorted) unless ``recursive`` is False.
+
+    Symbolic links are not stored (format 1.0 has no link entries); they are listed in ``skipped``.
+    """
+    if not path.exists() and not path.is_symlink():
+        raise LMArchiveError(f"{path}: no such file or folder")
+    if path.is_symlink():
+        if skipped is not None:
+            skipped.append(path)
+        return []
+    sources = [source_from_path(path, top)]
+    if not (recursive and path.is_dir()):
+        return sources
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        here = Path(dirpath)
+        rel = here.relative_to(path).as_posix()
+        prefix = top if rel == "." else f"{top}/{rel}"
+        for name in sorted(dirnames) + sorted(filenames):
+            child = here / name
+            if child.is_symlink():
+                if skipped is not None:
+                    skipped.append(child)
+                continue
+            sources.append(source_from_path(child, f"{prefix}/{name}"))
+    return sources
+
+
+@dataclass
+class EntryResult:
+    """What happened to one new entry, for progress reports and the listing."""
+
+    record: EntryRecord
+    seconds: float
+
+
+@dataclass
+class _Pending:
+    """An entry whose chunks are still being coded."""
+
+    index: int
+    source: Source
+    method: Method
+    chunk_count: int
+    started: float
+    crc: int = 0
+    gzip_size: int = 0
+    size: int = 0
+    chunks: list[ChunkRecord] = field(default_factory=list)
+
+
+@dataclass
+class WriteCallbacks:
+    """Hooks the jobs layer uses for events; all optional."""
+
+    entry_started: Callable[[Source], None] | None = None
+    entry_finished: Callable[[EntryResult], None] | None = None
+    progress: Callable[[int], None] | None = None
+    cancel: CancelFn | None = None
+
+
+def _read_pieces(source: Source, size: int) -> Iterator[bytes]:
+    if source.data is not None:
+        for start in range(0, len(source.data), size):
+            yield source.data[start : start + size]
+        return
+    assert source.path is not None
+    with open(source.path, "rb") as handle:
+        while piece := handle.read(size):
+            yield piece
+
+
+class _Batcher:
+    """Collects chunks from successive entries and codes them together, in order."""
+
+    def __init__(
+        self, writer: ContainerWriter, predictor: Predictor | None, model_name: str, callbacks: WriteCallbacks
+    ) -> None:
+        self.writer, self.predictor, self.model_name, self.cb = writer, predictor, model_name, callbacks
+        self.queue: list[tuple[_Pending, bytes]] = []
+        self.queued_bytes = 0
+        self.records: dict[int, EntryRecord] = {}
+
+    def add(self, state: _Pending, chunk: bytes) -> None:
+        self.queue.append((state, chunk))
+        self.queued_bytes += len(chunk)
+        if len(self.queue) >= MAX_BATCH_CHUNKS or self.queued_bytes >= MAX_BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        results: dict[int, codec.CodedChunk] = {}
+        for method in (Method.STORE, Method.ZSTD, Method.MODEL):
+            picked = [i for i, (state, _) in enumerate(self.queue) if state.method == method]
+            if picked:
+                coded = codec.encode_chunks(
+                    method,
+                    [self.queue[i][1] for i in picked],
+                    self.predictor,
+                    cancel=self.cb.cancel,
+                    progress=self.cb.progress,
+                )
+                results.update(zip(picked, coded, strict=True))
+        for i, (state, _) in enumerate(self.queue):
+            c = results[i]
+            state.chunks.append(self.writer.write_chunk(c.data, c.orig_len, c.symbols, c.crc32, c.method))
+            if len(state.chunks) == state.chunk_count:
+                self.finish_entry(state)
+        self.queue, self.queued_bytes = [], 0
+
+    def finish_entry(self, state: _Pending) -> None:
+        src = state.source
+        is_model = state.method == Method.MODEL
+        record = EntryRecord(
+            name=src.arcname,
+            type=EntryType.FILE,
+            size=state.size,
+            mtime_ns=src.mtime_ns,
+            mode=src.mode,
+            method=state.method,
+            model=self.model_name if is_model else "",
+            fingerprint=self.predictor.fingerprint if is_model and self.predictor else bytes(32),
+            gzip_size=state.gzip_size,
+            crc32=state.crc if state.size else 0,
+            chunks=tuple(state.chunks),
+        )
+        self.done(state.index, record, time.monotonic() - state.started)
+
+    def done(self, index: int, record: EntryRecord, seconds: float) -> None:
+        """Keep a finished entry for the directory (written in source order) and report it."""
+        self.records[index] = record
+        if self.cb.entry_finished is not None:
+            self.cb.entry_finished(EntryResult(record, seconds))
+
+
+def write_entries(
+    writer: ContainerWriter,
+    sources: Sequence[Source],
+    predictor: Predictor | None,
+    callbacks: WriteCallbacks,
+    plan: ChunkPlan | None = None,
+) -> None:
+    """Code ``sources`` into ``writer``: directories at once, files through the batcher."""
+    plan = plan or ChunkPlan()
+    model_name = predictor.name if predictor is not None else ""
+    batcher = _Batcher(writer, predictor, model_name, callbacks)
+    for index, src in enumerate(sources):
+        if callbacks.cancel is not None and callbacks.cancel():
+            raise CancelledError("cancelled")
+        if callbacks.entry_started is not None:
+            callbacks.entry_started(src)
+        started = time.monotonic()
+        if src.is_dir:
+            batcher.done(index, EntryRecord(src.arcname, EntryType.DIRECTORY, 0, src.mtime_ns, src.mode), 0.0)
+            continue
+        size = len(src.data) if src.data is not None else src.size
+        chunk_size = plan.size_for(size)
+        pieces = _read_pieces(src, chunk_size)
+        first = next(pieces, b"")
+        state = _Pending(index, src, codec.plan_method(predictor, first), -1, started)
+        gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+        count = 0
+        piece = first
+        while piece:
+            state.crc = zlib.crc32(piece, state.crc)
+            state.size += len(piece)
+            state.gzip_size += len(gz.compress(piece))
+            count += 1
+            nxt = next(pieces, b"")
+            if not nxt:
+                state.gzip_size += len(gz.flush())
+                state.chunk_count = count  # known before the last chunk is queued
+            batcher.add(state, piece)
+            piece = nxt
+        if count == 0:
+            state.gzip_size = len(gz.flush())
+            state.chunk_count = 0
+            state.method = Method.STORE
+            batcher.finish_entry(state)
+    batcher.flush()
+    for index in range(len(sources)):
+        writer.add_entry(batcher.records[index])
+
+
+def write_archive(
+    target: str | os.PathLike[str],
+    sources: Sequence[Source],
+    predictor: Predictor | None,
+    callbacks: WriteCallbacks,
+    *,
+    base: ContainerReader | None = None,
+    drop: set[str] | frozenset[str] = frozenset(),
+    overwrite: bool = True,
+    plan: ChunkPlan | None = None,
+) -> list[EntryRecord]:
+    """Write a complete archive to ``target`` atomically and return its entries.
+
+    Entries of ``base`` are copied first, except names in ``drop`` and names that a new source
+    replaces; then ``sources`` are coded.
+    """
+    replaced = {s.arcname for s in sources} | set(drop)
+    with atomic_output(target, overwrite=overwrite) as handle:
+        writer = ContainerWriter(handle)
+        if base is not None:
+            for entry in base.entries:
+                if entry.name in replaced:
+                    continue
+                if callbacks.cancel is not None and callbacks.cancel():
+                    raise CancelledError("cancelled")
+                chunks = tuple(writer.copy_chunk(base, c) for c in entry.chunks)
+                writer.add_entry(replace(entry, chunks=chunks))
+        write_entries(writer, sources, predictor, callbacks, plan)
+        writer.close()
+        return list(writer.entries)
