@@ -9,6 +9,7 @@ compressed is recognised cheaply from its first bytes and stored without running
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ def encode_chunks(
     for chunk in chunks:
         if not 0 < len(chunk) <= MAX_CHUNK_SIZE:
             raise ValueError(f"chunk of {len(chunk)} bytes is outside 1..{MAX_CHUNK_SIZE}")
+    _check_cancel(cancel)
     crcs = [zlib.crc32(c) for c in chunks]
     options = [[CodedChunk(Method.STORE, bytes(c), len(c), len(c), crc)] for c, crc in zip(chunks, crcs, strict=True)]
     if method >= Method.ZSTD:
@@ -182,6 +184,7 @@ def decode_chunks(
     out: list[bytes | None] = [None] * len(items)
     model_items: list[int] = []
     for i, (record, data) in enumerate(items):
+        _check_cancel(cancel)
         if record.orig_len > MAX_CHUNK_SIZE:
             raise FormatError(f"chunk of {record.orig_len} bytes is larger than this version allows")
         if record.method == Method.STORE:
@@ -211,10 +214,15 @@ def decode_chunks(
 
 
 def _zstd_decode(data: bytes, orig_len: int) -> bytes:
+    """Decode one frame, reading at most one byte more than expected whatever the header claims."""
     try:
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=orig_len)
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            out = reader.read(orig_len + 1)
     except zstandard.ZstdError as exc:
         raise FormatError(f"a zstd chunk is corrupt: {exc}") from None
+    if len(out) != orig_len:
+        raise FormatError("a zstd chunk does not decode to its recorded length")
+    return out
 
 
 def _model_decode(

@@ -14,7 +14,7 @@ from pathlib import Path
 from lmarchive import codec
 from lmarchive.codec import CancelFn
 from lmarchive.container import ChunkRecord, ContainerReader, EntryRecord, Method
-from lmarchive.errors import ChecksumError, FormatError, LMArchiveError, OverwriteError
+from lmarchive.errors import CancelledError, ChecksumError, FormatError, LMArchiveError, OverwriteError
 from lmarchive.models.base import Predictor
 from lmarchive.models.registry import model_for
 from lmarchive.safety import TEMP_PREFIX, confined_path
@@ -65,6 +65,8 @@ def iter_chunks(
             yield entry, index, data
 
     for entry in entries:
+        if cb.cancel is not None and cb.cancel():
+            raise CancelledError("cancelled")
         try:
             predictor = _predictor_of(entry)
         except LMArchiveError as exc:

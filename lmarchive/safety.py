@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
         raise OverwriteError(f"{target} already exists")
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent or ".")
     try:
+        os.chmod(tmp, _mode_for(target))  # mkstemp makes 0o600; the user expects their usual mode
         with os.fdopen(fd, "w+b") as handle:
             yield handle
             handle.flush()
@@ -39,6 +41,16 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The replaced file's permissions, or what a new file would get under the current umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def confined_path(root: Path, name: str) -> Path:

@@ -7,6 +7,7 @@ it is complete; entries carried over from an existing archive are copied without
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import time
@@ -14,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from lmarchive import codec
 from lmarchive.codec import CancelFn, ChunkPlan
@@ -142,15 +144,20 @@ class WriteCallbacks:
     cancel: CancelFn | None = None
 
 
-def _read_pieces(source: Source, size: int) -> Iterator[bytes]:
-    if source.data is not None:
-        for start in range(0, len(source.data), size):
-            yield source.data[start : start + size]
-        return
-    assert source.path is not None
-    with open(source.path, "rb") as handle:
-        while piece := handle.read(size):
-            yield piece
+def _open_source(source: Source) -> BinaryIO:
+    return io.BytesIO(source.data) if source.data is not None else open(source.path, "rb")  # type: ignore[arg-type]
+
+
+def _read_pieces(handle: BinaryIO, size: int, head: bytes) -> Iterator[bytes]:
+    """Chunks of ``size`` bytes: ``head`` (already read) continued from ``handle``."""
+    buffer = head
+    while True:
+        if len(buffer) < size:
+            buffer += handle.read(size - len(buffer))
+        if not buffer:
+            return
+        yield buffer[:size]
+        buffer = buffer[size:]
 
 
 class _Batcher:
@@ -238,32 +245,40 @@ def write_entries(
             batcher.done(index, EntryRecord(src.arcname, EntryType.DIRECTORY, 0, src.mtime_ns, src.mode), 0.0)
             continue
         size = len(src.data) if src.data is not None else src.size
-        chunk_size = plan.size_for(size)
-        pieces = _read_pieces(src, chunk_size)
-        first = next(pieces, b"")
-        state = _Pending(index, src, codec.plan_method(predictor, first), -1, started)
-        gz = zlib.compressobj(9, zlib.DEFLATED, 31)
-        count = 0
-        piece = first
-        while piece:
-            state.crc = zlib.crc32(piece, state.crc)
-            state.size += len(piece)
-            state.gzip_size += len(gz.compress(piece))
-            count += 1
-            nxt = next(pieces, b"")
-            if not nxt:
-                state.gzip_size += len(gz.flush())
-                state.chunk_count = count  # known before the last chunk is queued
-            batcher.add(state, piece)
-            piece = nxt
-        if count == 0:
-            state.gzip_size = len(gz.flush())
-            state.chunk_count = 0
-            state.method = Method.STORE
-            batcher.finish_entry(state)
+        with _open_source(src) as handle:
+            first = handle.read(plan.min_size)
+            method = codec.plan_method(predictor, first)
+            # Stored data gains nothing from many chunks; every chunk costs a 25-byte record.
+            chunk_size = plan.max_size if method == Method.STORE else plan.size_for(size)
+            pieces = _read_pieces(handle, chunk_size, first)
+            state = _Pending(index, src, method, -1, started)
+            _queue_entry(batcher, state, pieces)
     batcher.flush()
     for index in range(len(sources)):
         writer.add_entry(batcher.records[index])
+
+
+def _queue_entry(batcher: _Batcher, state: _Pending, pieces: Iterator[bytes]) -> None:
+    """Feed one file's chunks to the batcher, tracking CRC, size and the gzip -9 comparison."""
+    gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+    count = 0
+    piece = next(pieces, b"")
+    while piece:
+        state.crc = zlib.crc32(piece, state.crc)
+        state.size += len(piece)
+        state.gzip_size += len(gz.compress(piece))
+        count += 1
+        nxt = next(pieces, b"")
+        if not nxt:
+            state.gzip_size += len(gz.flush())
+            state.chunk_count = count  # known before the last chunk is queued
+        batcher.add(state, piece)
+        piece = nxt
+    if count == 0:
+        state.gzip_size = len(gz.flush())
+        state.chunk_count = 0
+        state.method = Method.STORE
+        batcher.finish_entry(state)
 
 
 def write_archive(

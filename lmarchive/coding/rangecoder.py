@@ -42,6 +42,16 @@ def _u64(values: np.ndarray | int) -> np.ndarray:
     return arr.astype(np.uint64, copy=False)
 
 
+def _checked(values: np.ndarray | int) -> np.ndarray:
+    """Like :func:`_u64`, refusing values outside 0..MAX_TOTAL before any wrap-around can hide them."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"range coder needs integer inputs, got {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > MAX_TOTAL):
+        raise ValueError("model produced an invalid frequency triple (a value outside 0..2**32)")
+    return arr.astype(np.uint64, copy=False)
+
+
 class BatchEncoder:
     """Encodes symbols into ``n`` independent byte streams, one symbol per active stream per step."""
 
@@ -54,8 +64,8 @@ class BatchEncoder:
     def encode(self, streams: np.ndarray, cum: np.ndarray, freq: np.ndarray, total: np.ndarray) -> None:
         """Code one symbol in each of ``streams`` (indices), given its cumulative frequency etc."""
         streams = np.asarray(streams, dtype=np.int64)
-        cum, freq, total = _u64(cum), _u64(freq), _u64(total)
-        if not (np.all(freq >= 1) and np.all(cum + freq <= total) and np.all(total <= MAX_TOTAL)):
+        cum, freq, total = _checked(cum), _checked(freq), _checked(total)
+        if not (np.all(freq >= 1) and np.all(cum + freq <= total)):
             raise ValueError("model produced an invalid frequency triple (freq 0, cum+freq > total, or total > 2**32)")
         self._reserve(int(self.pos[streams].max(initial=0)) + 16)
         low = self.low[streams]

@@ -37,7 +37,8 @@ _U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _ENTRY_FIXED = struct.Struct("<BQqIB")  # type, size, mtime_ns, mode, method
-_ENTRY_TAIL = struct.Struct("<32sQII")  # fingerprint, gzip size, CRC32, chunk count
+_FINGERPRINT = struct.Struct("<32s")  # only present when the entry names a model
+_ENTRY_TAIL = struct.Struct("<QII")  # gzip size, CRC32, chunk count
 _CHUNK = struct.Struct("<QIIIIB")  # offset, coded length, original length, symbols, CRC32, method
 
 HEADER_SIZE = _HEADER_BODY.size + _U32.size  # 16
@@ -116,7 +117,8 @@ def _parse_entry(cur: _Cursor, index: int, data_end: int) -> EntryRecord:
     type_, size, mtime_ns, mode, method = cur.unpack(_ENTRY_FIXED, where)
     (model_len,) = cur.unpack(_U8, where)
     raw_model = cur.take(model_len, where)
-    fingerprint, gzip_size, crc, chunk_count = cur.unpack(_ENTRY_TAIL, where)
+    fingerprint = cur.take(_FINGERPRINT.size, where) if model_len else bytes(_FINGERPRINT.size)
+    gzip_size, crc, chunk_count = cur.unpack(_ENTRY_TAIL, where)
     if chunk_count * _CHUNK.size > cur.remaining:
         raise FormatError(f"{where}: {chunk_count} chunks do not fit in the directory")
     table = cur.take(chunk_count * _CHUNK.size, where)
@@ -274,7 +276,8 @@ def _encode_entry(entry: EntryRecord) -> bytes:
         _ENTRY_FIXED.pack(entry.type, entry.size, entry.mtime_ns, entry.mode, entry.method),
         _U8.pack(len(model)),
         model,
-        _ENTRY_TAIL.pack(entry.fingerprint, entry.gzip_size, entry.crc32, len(entry.chunks)),
+        _FINGERPRINT.pack(entry.fingerprint) if model else b"",
+        _ENTRY_TAIL.pack(entry.gzip_size, entry.crc32, len(entry.chunks)),
     ]
     parts.extend(_CHUNK.pack(c.offset, c.coded_len, c.orig_len, c.symbols, c.crc32, c.method) for c in entry.chunks)
     return b"".join(parts)

@@ -1,0 +1,533 @@
+"""The ``lmarchive`` command: argument parsing, progress display and one-line errors around the jobs.
+
+Everything here is presentation.  The work happens in :mod:`lmarchive.jobs` (and
+:mod:`lmarchive.bench`), so a GUI driving the same jobs behaves the same way.  Scripts depend on
+the exit status: 0 success, 1 a user-facing error (one line on stderr), 2 bad usage, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TextIO
+
+from tqdm import tqdm
+
+from lmarchive import bench
+from lmarchive.container import ContainerReader, EntryRecord, Method
+from lmarchive.device import DEVICES, resolve_device
+from lmarchive.errors import LMArchiveError, ModelError, OverwriteError
+from lmarchive.jobs import (
+    AddJob,
+    CreateJob,
+    DeleteJob,
+    EntryFinished,
+    EntryStarted,
+    Event,
+    ExtractJob,
+    JobFinished,
+    JobStarted,
+    Notice,
+    Progress,
+    TestJob,
+)
+from lmarchive.models.registry import DEFAULT_MODEL, available_models
+
+PROG = "lmarchive"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_POSTFIX_WIDTH = 40
+QUIET_HELP = "no progress bar, summaries or warnings (errors still go to stderr)"
+VERBOSE_HELP = "print one line per entry as it finishes"
+
+
+def check_model(name: str) -> None:
+    """Refuse an unknown ``--model`` before any work starts (loading a model can be slow)."""
+    if name not in available_models():
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(available_models())} (see '{PROG} models')")
+
+
+# -- text helpers ---------------------------------------------------------------------------
+def printable(text: str) -> str:
+    """Escape control characters, so a hostile member name cannot drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def one_line(text: str) -> str:
+    """Error messages are exactly one line, whatever the exception text holds."""
+    return " ".join(text.splitlines()) or "unknown error"
+
+
+def describe_error(exc: BaseException) -> str:
+    """An OSError as 'reason: file' (no errno noise); anything else as its own message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def bpb(coded: int, size: int) -> str:
+    """Bits per byte, the unit compression papers use; ``size`` must be positive."""
+    return f"{coded * 8 / size:.3f}"
+
+
+def ratio(coded: int, size: int) -> str:
+    """Coded size as a percentage of the original; '-' for empty entries."""
+    return f"{coded / size:.1%}" if size else "-"
+
+
+def sizes_text(size: int, packed: int, gzip_size: int) -> str:
+    """'3,251,493 -> 1,022,975 bytes (2.517 bpb; gzip -9: 2.608 bpb)'; gzip only where it was measured."""
+    text = f"{size:,} -> {packed:,} bytes"
+    if size:
+        gzip_part = f"; gzip -9: {bpb(gzip_size, size)} bpb" if gzip_size else ""
+        text += f" ({bpb(packed, size)} bpb{gzip_part})"
+    return text
+
+
+def count_text(count: int, one: str = "entry", many: str = "entries") -> str:
+    """'1 entry', '19 entries'."""
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def entry_line(event: EntryFinished) -> str:
+    """The -v line for one finished entry."""
+    name = printable(event.name)
+    if event.is_dir:
+        return f"{name}/"
+    if not event.size:
+        return f"{name}: empty"
+    gzip_part = f"; gzip -9: {ratio(event.gzip_size, event.size)}" if event.gzip_size else ""
+    return f"{name}: {event.size:,} -> {event.packed:,} ({ratio(event.packed, event.size)}{gzip_part}) {event.method}"
+
+
+def mtime_utc(mtime_ns: int) -> datetime:
+    """Exact for every int64 mtime the format allows (years 1677..2262), unlike fromtimestamp."""
+    return _EPOCH + timedelta(microseconds=mtime_ns // 1000)
+
+
+def mtime_local_text(mtime_ns: int) -> str:
+    """Local time for the human listing (JSON gives UTC)."""
+    moment = mtime_utc(mtime_ns)
+    with contextlib.suppress(OverflowError, OSError, ValueError):  # some platforms reject far dates
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+# -- console output -------------------------------------------------------------------------
+class Console:
+    """Progress bar on stderr, warnings, -v lines and summaries; -q keeps only what is essential.
+
+    The bar follows tqdm's default of showing itself only on a terminal, so captured or piped
+    output never contains it.
+    """
+
+    def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet, self.verbose = quiet, verbose
+        self.bar: tqdm[Any] | None = None
+        self.done = 0
+        self.started: JobStarted | None = None
+        self.pending: dict[str, None] = {}
+        """Entries started but not finished, oldest first: the writer batches many files at once."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self, desc: str, total: int) -> None:
+        self.close()
+        self.done = 0
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=True if self.quiet else None,
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def show_pending(self) -> None:
+        """Name the oldest unfinished entry, which is the one being coded, and how many wait behind it."""
+        if self.pending:
+            first, more = next(iter(self.pending)), len(self.pending) - 1
+            self.label(f"{first} (+{more})" if more else first)
+
+    def label(self, text: str) -> None:
+        """Show what is being worked on (an entry's name, a bench stage) after the bar."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(_tail(printable(text), _POSTFIX_WIDTH), refresh=False)
+
+    def step(self, label: str, delta: int) -> None:
+        """Progress of a bench: ``delta`` more bytes done in stage ``label``."""
+        self.label(label)
+        self.advance(delta)
+
+    def advance(self, delta: int) -> None:
+        if self.bar is not None:
+            self.done += delta
+            self.bar.update(delta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def write(self, line: str, file: TextIO) -> None:
+        """Print without tearing the bar (tqdm clears and redraws it around the line)."""
+        tqdm.write(line, file=file)
+
+    def say(self, line: str) -> None:
+        """Non-essential output on stdout: summaries and -v lines."""
+        if not self.quiet:
+            self.write(line, sys.stdout)
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.write(f"{PROG}: warning: {one_line(message)}", sys.stderr)
+
+    def on_event(self, event: Event) -> None:
+        """The jobs' event handler."""
+        match event:
+            case JobStarted():
+                self.started = event
+                if event.total_bytes:
+                    self.open(event.kind, event.total_bytes)
+            case EntryStarted():
+                self.pending[event.name] = None
+                self.show_pending()
+            case Progress():
+                self.advance(event.done_bytes - self.done)
+            case EntryFinished():
+                self.pending.pop(event.name, None)
+                self.show_pending()
+                if self.verbose:
+                    self.say(entry_line(event))
+            case Notice():
+                self.warn(event.message)
+            case JobFinished():
+                self.close()
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_create(args: argparse.Namespace, console: Console) -> int:
+    check_model(args.model)
+    resolve_device(args.device)
+    if not args.force and Path(args.archive).exists():
+        raise OverwriteError(f"{args.archive} already exists (use --force to replace it, or '{PROG} add')")
+    done = CreateJob(
+        on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model, overwrite=args.force
+    ).run()
+    console.say(
+        f"created {args.archive}: {count_text(done.entries)}, {sizes_text(done.size, done.packed, done.gzip_size)}"
+    )
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, console: Console) -> int:
+    check_model(args.model)
+    resolve_device(args.device)
+    done = AddJob(on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model).run()
+    console.say(
+        f"added to {args.archive}: {count_text(done.entries)}, {sizes_text(done.size, done.packed, done.gzip_size)}"
+    )
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace, console: Console) -> int:
+    resolve_device(args.device)
+    done = ExtractJob(
+        on_event=console.on_event,
+        archive=args.archive,
+        dest=args.output,
+        members=args.members or None,
+        overwrite=args.overwrite,
+    ).run()
+    console.say(f"extracted {count_text(done.entries)} ({done.size:,} bytes) to {args.output}")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, console: Console) -> int:
+    resolve_device(args.device)
+    done = TestJob(on_event=console.on_event, archive=args.archive).run()
+    console.say(f"OK: {done.entries:,} entries verified")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, console: Console) -> int:
+    DeleteJob(on_event=console.on_event, archive=args.archive, members=args.members).run()
+    removed = console.started.entries if console.started is not None else 0
+    console.say(f"deleted {count_text(removed)} from {args.archive}")
+    return 0
+
+
+def entry_json(entry: EntryRecord) -> dict[str, Any]:
+    """One member for ``list --json``; field names are part of the command's contract."""
+    is_model = entry.method == Method.MODEL
+    return {
+        "name": entry.name,
+        "type": "dir" if entry.is_dir else "file",
+        "size": entry.size,
+        "packed": entry.packed,
+        "method": entry.method.name.lower(),
+        "model": entry.model if is_model else None,
+        "gzip_size": entry.gzip_size,
+        "mtime": mtime_utc(entry.mtime_ns).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "mtime_ns": entry.mtime_ns,
+        "mode": entry.mode,
+        "crc32": entry.crc32,
+        "chunks": len(entry.chunks),
+        "fingerprint": entry.fingerprint.hex() if is_model else None,
+    }
+
+
+def format_table(rows: list[list[str]], left: set[int]) -> list[str]:
+    """Columns padded to their widest cell (first row: the header); numbers right, ``left`` columns left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    with ContainerReader(args.archive) as reader:
+        entries = list(reader.entries)
+    if args.json:
+        print(json.dumps([entry_json(e) for e in entries], indent=2))
+        return 0
+    rows = [["Modified", "Size", "Packed", "Ratio", "Gzip", "Method", "Model", "Name"]]
+    for e in entries:
+        when = mtime_local_text(e.mtime_ns)
+        if e.is_dir:
+            rows.append([when, "-", "-", "-", "-", "-", "-", printable(e.name) + "/"])
+            continue
+        gzip_ratio = ratio(e.gzip_size, e.size) if e.gzip_size else "-"
+        sizes = [f"{e.size:,}", f"{e.packed:,}", ratio(e.packed, e.size), gzip_ratio]
+        rows.append([when, *sizes, e.method.name.lower(), e.model or "-", printable(e.name)])
+    for line in format_table(rows, left={0, 5, 6, 7}):
+        print(line)
+    files = [e for e in entries if not e.is_dir]
+    folders = len(entries) - len(files)
+    totals = sizes_text(sum(e.size for e in files), sum(e.packed for e in files), sum(e.gzip_size for e in files))
+    parts = f"{count_text(len(files), 'file', 'files')}, {count_text(folders, 'folder', 'folders')}"
+    print(f"{count_text(len(entries))} ({parts}): {totals}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    for name in available_models():
+        print(f"{name} (default)" if name == DEFAULT_MODEL else name)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    check_model(args.model)
+    resolve_device(args.device)
+    callbacks = bench.BenchCallbacks(started=lambda total: console.open("bench", total), progress=console.step)
+    result = bench.run_bench(args.paths, model=args.model, methods=args.methods, callbacks=callbacks)
+    console.close()
+    for path in result.skipped:
+        console.warn(f"skipped symbolic link {path}")
+    if args.json:
+        print(json.dumps(bench.to_json(result), indent=2))
+    else:
+        print(format_bench(result))
+    return 0
+
+
+def _bpb_cell(coded: int, size: int) -> str:
+    return bpb(coded, size) if size else "-"
+
+
+def _speed_cell(size: int, seconds: float | None) -> str:
+    return f"{size / 1e6 / seconds:.2f}" if seconds else "-"
+
+
+def _tail(text: str, width: int) -> str:
+    """The end of a long path or name, which is the part that tells files apart."""
+    return text if len(text) <= width else "..." + text[-(width - 3) :]
+
+
+def format_bench(result: bench.BenchResult) -> str:
+    """Bits per byte per file and method (with a totals row), then total speeds per method."""
+    labels = [bench.label_of(m, result.model) for m in result.methods]
+    total = result.total_size
+    rows = [["file", "bytes", *labels]]
+    for f in result.files:
+        cells = [_bpb_cell(f.methods[m].coded, f.size) for m in result.methods]
+        rows.append([_tail(printable(f.path), 48), f"{f.size:,}", *cells])
+    rows.append(["total", f"{total:,}", *(_bpb_cell(result.totals[m].coded, total) for m in result.methods)])
+    lines = ["bits per byte (lower is better)", *format_table(rows, left={0})]
+    if result.archive_bytes is not None:
+        lines.append(
+            f"{result.model}: coded chunk bytes of each entry; the whole archive, header and directory included, "
+            f"is {result.archive_bytes:,} bytes ({_bpb_cell(result.archive_bytes, total)} bpb)"
+        )
+    speeds = [["method", "compress MB/s", "decompress MB/s"]]
+    for method, label in zip(result.methods, labels, strict=True):
+        measure = result.totals[method]
+        speeds.append([label, _speed_cell(total, measure.compress_s), _speed_cell(total, measure.decompress_s)])
+    lines += ["", "speed over all files (MB = 10**6 bytes)", *format_table(speeds, left={0})]
+    if bench.MODEL in result.methods:
+        lines.append(f"{result.model}: all files in one archive, timed as a whole (create, then decode)")
+    return "\n".join(lines)
+
+
+# -- parser ---------------------------------------------------------------------------------
+def methods_arg(text: str) -> tuple[str, ...]:
+    """``--methods gzip,model`` -> the chosen methods in the table's order (model first)."""
+    chosen = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(chosen - set(bench.ALL_METHODS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(bench.ALL_METHODS)}"
+        )
+    return tuple(m for m in bench.ALL_METHODS if m in chosen)
+
+
+def program_version() -> str:
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; -q/-v work before or after the command name."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Lossless archiver whose entries are coded by integer models driving a range coder.",
+        epilog=f"Exit status: 0 success, 1 error, 2 bad usage, 130 interrupted. '{PROG} COMMAND --help' for details.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {program_version()}")
+    output = argparse.ArgumentParser(add_help=False)
+    for owner, default in ((parser, False), (output, argparse.SUPPRESS)):
+        # SUPPRESS: a command's parser must not reset a flag given before the command name.
+        owner.add_argument("-q", "--quiet", action="store_true", default=default, help=QUIET_HELP)
+        owner.add_argument("-v", "--verbose", action="store_true", default=default, help=VERBOSE_HELP)
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument(
+        "--model",
+        metavar="NAME",
+        default=DEFAULT_MODEL,
+        help=f"model to code with (default: {DEFAULT_MODEL}; '{PROG} models' lists them)",
+    )
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where the model runs (default: auto; current models use the CPU)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, *parents: argparse.ArgumentParser, **extra: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[output, *parents], **extra)
+
+    sub = command("create", "make a new archive from files and folders (folders recurse)", model, device)
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("paths", metavar="PATH", nargs="+")
+    sub.add_argument("--force", action="store_true", help="replace ARCHIVE if it exists")
+    sub.set_defaults(handler=cmd_create)
+
+    sub = command("add", "add or replace members (creates ARCHIVE if missing)", model, device)
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("paths", metavar="PATH", nargs="+")
+    sub.set_defaults(handler=cmd_add)
+
+    sub = command("extract", "extract all members, or the named ones (a folder selects what is below it)", device)
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("members", metavar="MEMBER", nargs="*")
+    sub.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to extract into (default: current)")
+    sub.add_argument("--overwrite", action="store_true", help="replace existing files")
+    sub.set_defaults(handler=cmd_extract)
+
+    sub = command("list", "list members with sizes, ratios and methods")
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("--json", action="store_true", help="print one JSON array of member objects")
+    sub.set_defaults(handler=cmd_list)
+
+    sub = command("test", "decode every member and verify every checksum, writing nothing", device)
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.set_defaults(handler=cmd_test)
+
+    sub = command("delete", "remove members (a folder removes everything below it)")
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("members", metavar="MEMBER", nargs="+")
+    sub.set_defaults(handler=cmd_delete)
+
+    sub = command("models", "list the available models (the default is marked)")
+    sub.set_defaults(handler=cmd_models)
+
+    sub = command(
+        "bench",
+        "compare the model with gzip, bzip2, xz, zstd, brotli and PPMd",
+        model,
+        device,
+        epilog=bench.HELP_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument("paths", metavar="PATH", nargs="+", help="files or folders (folders recurse)")
+    sub.add_argument(
+        "--methods",
+        type=methods_arg,
+        default=bench.ALL_METHODS,
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(bench.ALL_METHODS)} (default: all)",
+    )
+    sub.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    sub.set_defaults(handler=cmd_bench)
+    return parser
+
+
+def split_leftovers(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Member names argparse left over, and the truly unknown options.
+
+    On Python 3.11 argparse leaves extract's MEMBER... empty when an option comes between it and
+    ARCHIVE ('extract a.lmz -o out m1'), so those names arrive as leftovers; after '--' every
+    leftover is a name, even one starting with '-'.
+    """
+    cut = extra.index("--") if "--" in extra else len(extra)
+    names = [item for item in extra[:cut] if not item.startswith("-")] + extra[cut + 1 :]
+    return names, [item for item in extra[:cut] if item.startswith("-")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (the console script passes it to sys.exit)."""
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "extract":
+            names, extra = split_leftovers(extra)
+            args.members += names
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2)
+        return int(exc.code or 0)
+    try:
+        with Console(quiet=args.quiet, verbose=args.verbose) as console:
+            return args.handler(args, console)
+    except KeyboardInterrupt:
+        print(f"{PROG}: cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`lmarchive list x | head`): stop quietly, and point stdout at devnull
+        # so the interpreter's final flush does not complain either.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (LMArchiveError, OSError) as exc:
+        print(f"{PROG}: error: {one_line(describe_error(exc))}", file=sys.stderr)
+        return 1
