@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
-.venv/bin/ruff check lmarchive tests scripts
+.venv/bin/ruff check lmarchive app tests scripts
 exec .venv/bin/python -m pytest "$@"

@@ -221,11 +221,16 @@ class Console:
 # -- commands -------------------------------------------------------------------------------
 def cmd_create(args: argparse.Namespace, console: Console) -> int:
     check_model(args.model)
-    resolve_device(args.device)
+    device = resolve_device(args.device)
     if not args.force and Path(args.archive).exists():
         raise OverwriteError(f"{args.archive} already exists (use --force to replace it, or '{PROG} add')")
     done = CreateJob(
-        on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model, overwrite=args.force
+        on_event=console.on_event,
+        archive=args.archive,
+        paths=args.paths,
+        model=args.model,
+        overwrite=args.force,
+        device=device,
     ).run()
     console.say(
         f"created {args.archive}: {count_text(done.entries)}, {sizes_text(done.size, done.packed, done.gzip_size)}"
@@ -235,8 +240,10 @@ def cmd_create(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_add(args: argparse.Namespace, console: Console) -> int:
     check_model(args.model)
-    resolve_device(args.device)
-    done = AddJob(on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model).run()
+    device = resolve_device(args.device)
+    done = AddJob(
+        on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model, device=device
+    ).run()
     console.say(
         f"added to {args.archive}: {count_text(done.entries)}, {sizes_text(done.size, done.packed, done.gzip_size)}"
     )
@@ -244,9 +251,9 @@ def cmd_add(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
-    resolve_device(args.device)
     done = ExtractJob(
         on_event=console.on_event,
+        device=resolve_device(args.device),
         archive=args.archive,
         dest=args.output,
         members=args.members or None,
@@ -257,8 +264,7 @@ def cmd_extract(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_test(args: argparse.Namespace, console: Console) -> int:
-    resolve_device(args.device)
-    done = TestJob(on_event=console.on_event, archive=args.archive).run()
+    done = TestJob(on_event=console.on_event, archive=args.archive, device=resolve_device(args.device)).run()
     console.say(f"OK: {done.entries:,} entries verified")
     return 0
 
@@ -329,6 +335,25 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for name in available_models():
         print(f"{name} (default)" if name == DEFAULT_MODEL else name)
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
+    from lmarchive import selftest
+
+    device = resolve_device(args.device)
+    for key, value in selftest.environment().items():
+        console.say(f"{key}: {value}")
+
+    def report(check: selftest.Check) -> None:
+        print(f"PASS  {check.name}" if check.ok else f"FAIL  {check.name}: {check.detail}", flush=True)
+
+    results = selftest.run_selftest(device, report)
+    failed = [c for c in results if not c.ok]
+    if failed:
+        print(f"FAIL: {len(failed)} of {len(results)} checks failed; archives made elsewhere may not decode here")
+        return 1
+    print(f"PASS: all {len(results)} checks passed")
     return 0
 
 
@@ -429,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=DEVICES,
         default="auto",
-        help="where the model runs (default: auto; current models use the CPU)",
+        help="where LM models run (default: auto = CUDA when available; results are identical on every device)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -470,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("models", "list the available models (the default is marked)")
     sub.set_defaults(handler=cmd_models)
+
+    sub = command("selftest", "check that this machine computes the reference tables (run on a new machine)", device)
+    sub.set_defaults(handler=cmd_selftest)
 
     sub = command(
         "bench",

@@ -10,17 +10,22 @@ DEVICES = ("auto", "cpu", "cuda")
 def resolve_device(requested: str) -> str:
     """The device models should run on ('cpu' or 'cuda'), failing early if CUDA is asked for and absent.
 
-    Every current model runs on the CPU, so 'auto' means 'cpu' for now.  torch is imported only
-    when CUDA is requested, so the ordinary path never pays for importing it.
+    'auto' picks CUDA when PyTorch sees a CUDA device, else the CPU.  The choice never changes
+    an archive: the exact models compute the same tables everywhere (``lmarchive selftest``).
     """
     if requested not in DEVICES:
         raise LMArchiveError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
-    if requested != "cuda":
+    if requested == "cpu":
         return "cpu"
     try:
         import torch
     except (ImportError, OSError):
+        if requested == "auto":
+            return "cpu"
         raise LMArchiveError("CUDA requested but not available (PyTorch is not installed)") from None
-    if not torch.cuda.is_available():
-        raise LMArchiveError("CUDA requested but not available (PyTorch sees no CUDA device)")
-    return "cuda"
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False  # TF32 would round the integer-valued products
+        return "cuda"
+    if requested == "auto":
+        return "cpu"
+    raise LMArchiveError("CUDA requested but not available (PyTorch sees no CUDA device)")

@@ -112,6 +112,8 @@ class Job:
 
     on_event: EventHandler | None = None
     cancel_flag: CancelFlag = field(default_factory=threading.Event)
+    device: str = "cpu"
+    """Where models run ('cpu' or 'cuda'; see lmarchive.device.resolve_device)."""
     kind: str = field(default="job", init=False)
 
     def __post_init__(self) -> None:
@@ -199,6 +201,7 @@ class Job:
             entry_finished=lambda e, s: self._entry_finished(finished_event(e, s)),
             progress=self._progress,
             cancel=self.cancelled,
+            device=self.device,
         )
 
     def _write_callbacks(self) -> WriteCallbacks:
@@ -208,6 +211,15 @@ class Job:
             progress=self._progress,
             cancel=self.cancelled,
         )
+
+
+def device_name(device: str) -> str:
+    """'CPU', or 'CUDA (the GPU's name)', for progress displays."""
+    if device == "cuda":
+        import torch
+
+        return f"CUDA ({torch.cuda.get_device_name(0)})"
+    return device.upper()
 
 
 def _result_event(result: EntryResult) -> EntryFinished:
@@ -257,9 +269,9 @@ class _WritingJob(Job):
 
     def _write(self, base: ContainerReader | None, overwrite: bool) -> None:
         sources = self._sources()
-        predictor = load_model(self.model) if self.model else None
+        predictor = load_model(self.model, self.device) if self.model else None
         self._total = sum(s.size if s.data is None else len(s.data) for s in sources)
-        self.emit(JobStarted(self.kind, str(self.archive), len(sources), self._total))
+        self.emit(JobStarted(self.kind, str(self.archive), len(sources), self._total, device_name(self.device)))
         write_archive(self.archive, sources, predictor, self._write_callbacks(), base=base, overwrite=overwrite)
 
 
@@ -312,7 +324,7 @@ class ExtractJob(Job):
         with ContainerReader(self.archive) as reader:
             entries = _select(reader, self.members)
             self._total = sum(e.size for e in entries)
-            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total))
+            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total, device_name(self.device)))
             extract_entries(reader, entries, self.dest, overwrite=self.overwrite, callbacks=self._read_callbacks())
 
 
@@ -332,7 +344,7 @@ class TestJob(Job):
         with ContainerReader(self.archive) as reader:
             entries = _select(reader, self.members)
             self._total = sum(e.size for e in entries)
-            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total))
+            self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total, device_name(self.device)))
             verify_entries(reader, entries, self._read_callbacks())
 
 

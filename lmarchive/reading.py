@@ -31,10 +31,12 @@ class ReadCallbacks:
     entry_finished: Callable[[EntryRecord, float], None] | None = None
     progress: Callable[[int], None] | None = None
     cancel: CancelFn | None = None
+    device: str = "cpu"
+    """Where models run; the tables, and so the result, are the same on every device."""
 
 
-def _predictor_of(entry: EntryRecord) -> Predictor | None:
-    return model_for(entry.model, entry.fingerprint) if entry.method == Method.MODEL else None
+def _predictor_of(entry: EntryRecord, device: str) -> Predictor | None:
+    return model_for(entry.model, entry.fingerprint, device) if entry.method == Method.MODEL else None
 
 
 def _named(entry: EntryRecord, exc: LMArchiveError) -> LMArchiveError:
@@ -68,7 +70,7 @@ def iter_chunks(
         if cb.cancel is not None and cb.cancel():
             raise CancelledError("cancelled")
         try:
-            predictor = _predictor_of(entry)
+            predictor = _predictor_of(entry, cb.device)
         except LMArchiveError as exc:
             raise _named(entry, exc) from None
         for index, chunk in enumerate(entry.chunks):

@@ -1,0 +1,116 @@
+"""``lmarchive-gui [PATH...]`` and ``python -m app``: start the window, or hand PATHs to the running one.
+
+Qt is imported inside :func:`main`, not at the top: the worker process is spawned, and spawn
+re-imports the main module in the child, which must stay free of Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import signal
+import sys
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from app import APP_NAME
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+log = logging.getLogger("app")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="lmarchive-gui",
+        description=f"{APP_NAME}: open an .lmz archive, or start a new one with the given files and folders.",
+    )
+    parser.add_argument("paths", metavar="PATH", nargs="*", help="an archive to open, or files to archive")
+    return parser.parse_args(argv)
+
+
+def setup_logging() -> Path | None:
+    """Log to a rotating file in the platform's log folder; the GUI itself shows one-line messages only."""
+    from app.settings import log_dir
+
+    folder = log_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = RotatingFileHandler(folder / "gui.log", maxBytes=1 << 20, backupCount=3)
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return folder / "gui.log"
+
+
+def quit_on_signals(window: MainWindow) -> None:
+    """Ctrl+C in a terminal, or the session's SIGTERM, quits without questions, stopping the worker first.
+
+    Python runs signal handlers only between bytecodes, so a timer hands it control now and then.
+    """
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    def stop(_signum: int, _frame: object) -> None:
+        window.shutdown()
+        QCoreApplication.exit(0)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stop)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(300)
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the frozen app starts its worker through this executable
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    paths = [str(Path(p).absolute()) for p in args.paths]
+
+    from PySide6.QtCore import QTimer
+
+    from app.application import ArchiveApplication
+    from app.main_window import MainWindow
+    from app.settings import SettingsStore
+    from app.single_instance import InstanceServer, send_paths, server_name
+    from app.worker import ProcessWorker
+
+    app = ArchiveApplication(sys.argv[:1])
+    name = server_name()
+    if send_paths(name, paths):
+        return 0
+    server = InstanceServer(name)
+    if not server.listen() and send_paths(name, paths):  # another instance started just now
+        return 0
+    log_file = setup_logging()
+    log.info("starting; log file %s", log_file)
+
+    store = SettingsStore()
+    worker = ProcessWorker(threads=store.load().threads)
+    window = MainWindow(store, worker)
+
+    def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        """A bug in a slot: log the traceback, show the user one line."""
+        log.error("unexpected error", exc_info=(kind, exc, tb))
+        window.show_error("Unexpected error", f"{kind.__name__}: {exc} (details are in the log)")
+
+    sys.excepthook = excepthook
+    server.paths_received.connect(window.open_from_os)
+    app.file_open_requested.connect(lambda path: window.open_from_os([path]))
+    app.aboutToQuit.connect(window.shutdown)
+    quit_on_signals(window)
+    window.show()
+    if paths:
+        QTimer.singleShot(0, lambda: window.open_from_os(paths))
+    status = app.exec()
+    server.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The Settings dialog: edits a copy of :class:`~app.settings.Settings`; the window saves and applies it.
+
+Only knobs the core really has are offered.  Chunk size is chosen by the core per entry and has
+no setting there yet, so it is not shown here either.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
+from lmarchive.device import DEVICES
+from lmarchive.models.registry import DEFAULT_MODEL, available_models
+
+DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
+DEVICE_NOTES = {
+    "auto": "A CUDA GPU when PyTorch sees one, otherwise the CPU. Archives are identical either way.",
+    "cpu": "Always the CPU.",
+    "cuda": "An NVIDIA GPU; jobs stop with a clear message when none is usable.",
+}
+DOUBLE_CLICK_LABELS = {"show": "Show its contents", "extract": "Extract it next to the archive"}
+OVERWRITE_LABELS = {"ask": "Ask me", "never": "Never replace (stop with an error)", "always": "Always replace"}
+
+
+def _combo(choices: dict[str, str] | list[tuple[str, str]], current: str) -> QComboBox:
+    combo = QComboBox()
+    for value, label in choices.items() if isinstance(choices, dict) else choices:
+        combo.addItem(label, value)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._original = settings
+
+        models = [
+            (name, f"{name} (built in, default)" if name == DEFAULT_MODEL else name) for name in available_models()
+        ]
+        self.model = _combo(models, settings.model)
+        self.model.setToolTip("The model that codes new entries; archives remember the model they need")
+        self.device = _combo({d: DEVICE_LABELS.get(d, d.upper()) for d in DEVICES}, settings.device)
+        self.device_note = QLabel()
+        self.device_note.setWordWrap(True)
+        self.device.currentIndexChanged.connect(self._show_device)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, min(MAX_THREADS, max(os.cpu_count() or 1, 1)))
+        self.threads.setSpecialValueText("All cores")
+        self.threads.setValue(min(settings.threads, self.threads.maximum()))
+        self.threads.setToolTip(
+            "Threads the worker's numeric libraries may use (applied when the worker restarts).\n"
+            "The built-in model codes many chunks in one thread, so this matters for larger models."
+        )
+        self.double_click = _combo({c: DOUBLE_CLICK_LABELS[c] for c in DOUBLE_CLICK_CHOICES}, settings.double_click)
+        self.double_click.setToolTip("What happens when you double-click an .lmz file in your file manager")
+        self.extract_folder = QLineEdit(settings.extract_folder)
+        self.extract_folder.setPlaceholderText("Next to the archive")
+        self.extract_folder.setClearButtonEnabled(True)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row = QWidget()
+        folder_layout = QHBoxLayout(folder_row)
+        folder_layout.setContentsMargins(0, 0, 0, 0)
+        folder_layout.addWidget(self.extract_folder, 1)
+        folder_layout.addWidget(browse)
+        self.overwrite = _combo({c: OVERWRITE_LABELS[c] for c in OVERWRITE_CHOICES}, settings.overwrite)
+
+        coding = QGroupBox("Compression")
+        form = QFormLayout(coding)
+        form.addRow("&Model:", self.model)
+        form.addRow("&Device:", self.device)
+        form.addRow("", self.device_note)
+        form.addRow("&Threads:", self.threads)
+        opening = QGroupBox("Opening and extracting")
+        form = QFormLayout(opening)
+        form.addRow("Opening an .lmz &file:", self.double_click)
+        form.addRow("&Extract to:", folder_row)
+        form.addRow("When a file e&xists:", self.overwrite)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        restore = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.clicked.connect(self.restore_defaults)
+        layout = QVBoxLayout(self)
+        layout.addWidget(coding)
+        layout.addWidget(opening)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(480)
+        self._show_device()
+
+    def _show_device(self) -> None:
+        """What the choice means; resolving it here would import PyTorch and freeze the dialog."""
+        self.device_note.setText(DEVICE_NOTES.get(self.device.currentData(), ""))
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Default extraction folder", self.extract_folder.text())
+        if folder:
+            self.extract_folder.setText(folder)
+
+    def restore_defaults(self) -> None:
+        defaults = Settings()
+        for combo, value in (
+            (self.model, defaults.model),
+            (self.device, defaults.device),
+            (self.double_click, defaults.double_click),
+            (self.overwrite, defaults.overwrite),
+        ):
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+        self.threads.setValue(defaults.threads)
+        self.extract_folder.setText(defaults.extract_folder)
+
+    def accept(self) -> None:
+        folder = self.extract_folder.text().strip()
+        if folder and not Path(folder).is_absolute():
+            QMessageBox.warning(self, "Settings", f"The extraction folder must be a full path, not {folder!r}.")
+            return
+        super().accept()
+
+    def settings(self) -> Settings:
+        """The settings as edited (the recent list is not edited here and is kept)."""
+        return replace(
+            self._original,
+            model=self.model.currentData(),
+            device=self.device.currentData(),
+            threads=self.threads.value(),
+            double_click=self.double_click.currentData(),
+            extract_folder=self.extract_folder.text().strip(),
+            overwrite=self.overwrite.currentData(),
+        )
