@@ -132,7 +132,7 @@ def encode_chunks(
         if predictor is None:
             raise ValueError("method model needs a predictor")
         sequences = [predictor.tokenize(c) for c in chunks]
-        coded = _model_encode(predictor, sequences, [len(c) for c in chunks], cancel, progress)
+        coded = model_encode(predictor, sequences, [len(c) for c in chunks], cancel, progress)
         for opts, data, seq, chunk, crc in zip(options, coded, sequences, chunks, crcs, strict=True):
             opts.append(CodedChunk(Method.MODEL, data, len(chunk), len(seq), crc))
     elif progress is not None:
@@ -154,13 +154,14 @@ class _Progress:
             self.done = now
 
 
-def _model_encode(
+def model_encode(
     predictor: Predictor,
     sequences: list[np.ndarray],
     sizes: Sequence[int],
-    cancel: CancelFn | None,
-    report: ProgressFn | None,
+    cancel: CancelFn | None = None,
+    report: ProgressFn | None = None,
 ) -> list[bytes]:
+    """Range-code symbol sequences with the predictor, all in lock-step (no fallback)."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     progress = _Progress(lengths, sizes, report)
     enc = BatchEncoder(len(sequences), capacity=int(lengths.max(initial=0)) // 2 + 64)
@@ -201,7 +202,7 @@ def decode_chunks(
         if predictor is None:
             raise ValueError("model chunks need a predictor")
         records = [items[i][0] for i in model_items]
-        decoded = _model_decode(predictor, [items[i][1] for i in model_items], records, cancel, progress)
+        decoded = model_decode(predictor, [items[i][1] for i in model_items], records, cancel, progress)
         for i, data in zip(model_items, decoded, strict=True):
             out[i] = data
     result: list[bytes] = []
@@ -225,7 +226,7 @@ def _zstd_decode(data: bytes, orig_len: int) -> bytes:
     return out
 
 
-def _model_decode(
+def model_decode(
     predictor: Predictor,
     coded: list[bytes],
     records: list[ChunkRecord],

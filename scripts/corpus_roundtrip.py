@@ -38,7 +38,10 @@ def main() -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     args = parser.parse_args()
     gzip = gzip_baseline(args.corpus)
-    folders = sorted(p for p in args.corpus.iterdir() if p.is_dir())
+    # Smallest first, so a slow model reports most folders early.
+    folders = sorted(
+        (p for p in args.corpus.iterdir() if p.is_dir()), key=lambda p: sum(f.stat().st_size for f in p.iterdir())
+    )
     head = ("corpus", "files", "bytes", "archive", "bpb", "gzip-9", "KB/s in", "KB/s out")
     print("{:18} {:>5} {:>11} {:>10} {:>6} {:>6} {:>8} {:>8}".format(*head))
     totals = [0, 0, 0]

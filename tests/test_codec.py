@@ -170,7 +170,7 @@ def test_plan_method(rng: random.Random, model: ContextModel) -> None:
 
 def forced_model(model: ContextModel, chunks: list[bytes]) -> list[tuple[ChunkRecord, bytes]]:
     """Chunks coded by the model whatever form would win, as (record, coded bytes) items."""
-    coded = codec._model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks], None, None)
+    coded = codec.model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks], None, None)
     return [
         (ChunkRecord(0, len(data), len(c), len(c), zlib.crc32(c), Method.MODEL), data)
         for data, c in zip(coded, chunks, strict=True)

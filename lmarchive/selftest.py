@@ -1,0 +1,184 @@
+"""`lmarchive selftest`: prove on this machine that models compute the reference tables.
+
+Archives made anywhere must decode here, so the user runs this before trusting a new machine:
+it recomputes golden vectors (hashes of every frequency table for fixed inputs, committed with
+the program) for the built-in context model and for a small reference transformer, in both the
+parallel and the incremental pass, and round-trips sample data through a real archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import tempfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmarchive.errors import LMArchiveError
+from lmarchive.resources import resources_dir
+
+CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
+"""sha256 of every cm2 table (int64 little-endian) while coding :func:`cm2_sample`."""
+
+SELFTEST_DIR = "selftest"
+REFERENCE_MODEL = "lm-tiny-random"
+GOLDEN_FILE = "lm-golden.json"
+
+
+def cm2_sample() -> bytes:
+    words = b"the of and to in a is that for it as was with be by on not he this are".split()
+    return b" ".join(words[(i * 7 + i // 3) % len(words)] for i in range(400))
+
+
+def table_digest(tables: list[np.ndarray]) -> str:
+    """sha256 over tables as int64 little-endian, row-major, in order."""
+    digest = hashlib.sha256()
+    for table in tables:
+        digest.update(np.ascontiguousarray(table, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _cm2_golden() -> Check:
+    from lmarchive.models import load_model
+
+    model = load_model("cm2")
+    tables = [t for _, t, _ in model.encode_tables([model.tokenize(cm2_sample())])]
+    got = table_digest(tables)
+    return Check("cm2 golden tables", got == CM2_SAMPLE_SHA256, f"expected {CM2_SAMPLE_SHA256[:16]}, got {got[:16]}")
+
+
+def reference_dir() -> Path:
+    return resources_dir() / SELFTEST_DIR
+
+
+def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list[Check]:
+    """Golden vectors of the reference transformer, parallel and incremental, on ``device``.
+
+    Each input (token lists starting with the start token) was run once when the reference was
+    made; the sha256 of its tables is stored in lm-golden.json next to the model.
+    """
+    import torch
+
+    from lmarchive.models.lm.convert import fingerprint, load_model_dir
+    from lmarchive.models.lm.exact import ExactTransformer
+
+    root = directory or reference_dir()
+    golden = json.loads((root / GOLDEN_FILE).read_text())
+    model_dir = root / golden["model"]
+    checks = [
+        Check(
+            "reference model files",
+            fingerprint(model_dir).hex() == golden["fingerprint"],
+            f"fingerprint of {model_dir} differs from the recorded one",
+        )
+    ]
+    engine = ExactTransformer(*load_model_dir(model_dir), device=device)
+    for case in golden["inputs"]:
+        tokens = torch.tensor([case["tokens"]], dtype=torch.int64, device=device)
+        with torch.no_grad():
+            parallel = engine.forward(tokens, engine.new_cache(1), slice(0, 1))
+            cache = engine.new_cache(1)
+            steps = [engine.forward(tokens[:, i : i + 1], cache, slice(0, 1)) for i in range(tokens.shape[1])]
+        for mode, tables in (("parallel", parallel), ("incremental", torch.cat(steps, dim=1))):
+            got = table_digest([tables.cpu().numpy()])
+            checks.append(
+                Check(
+                    f"LM golden vector, {len(case['tokens'])} tokens, {mode}, {device}",
+                    got == case["sha256"],
+                    f"expected {case['sha256'][:16]}, got {got[:16]}",
+                )
+            )
+    return checks
+
+
+def sample_text(size: int = 24_000) -> bytes:
+    """Pseudo-random prose (Mersenne Twister: the same on every platform), not too repetitive."""
+    rng = random.Random(20261128)
+    words = cm2_sample().split()
+    out = bytearray()
+    while len(out) < size:
+        out += b" ".join(rng.choice(words) for _ in range(rng.randint(4, 14))) + b".\n"
+    return bytes(out[:size])
+
+
+def _roundtrip(model: str, payload: bytes) -> Check:
+    import lmarchive
+    from lmarchive.container import ContainerReader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "selftest.lmz"
+        with lmarchive.open(archive, "w", model=model) as lmz:
+            lmz.writestr("sample.txt", payload)
+        with ContainerReader(archive) as reader:
+            methods = {c.method for e in reader.entries for c in e.chunks}
+        with lmarchive.open(archive) as lmz:
+            lmz.test()
+            back = lmz.read("sample.txt")
+    used = ", ".join(sorted(m.name.lower() for m in methods))
+    return Check(f"archive round-trip with {model} ({used} chunks)", back == payload, "decoded bytes differ")
+
+
+def _lm_roundtrip(device: str) -> Check:
+    """Model-code two chunks with the reference LM (no fallback) and decode them incrementally."""
+    from lmarchive.codec import decode_chunks, model_encode
+    from lmarchive.container import ChunkRecord, Method
+    from lmarchive.models.lm.predictor import LMPredictor
+
+    model = LMPredictor(REFERENCE_MODEL, reference_dir() / REFERENCE_MODEL, device)
+    chunks = [sample_text(3000), sample_text(1100)[::-1]]
+    coded = model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks])
+    records = [
+        ChunkRecord(0, len(d), len(c), len(c), zlib.crc32(c), Method.MODEL) for d, c in zip(coded, chunks, strict=True)
+    ]
+    try:
+        back = decode_chunks(list(zip(records, coded, strict=True)), model)
+    except LMArchiveError as exc:
+        return Check(f"LM range-coding round-trip, {device}", False, str(exc))
+    return Check(f"LM range-coding round-trip, {device}", back == chunks, "decoded bytes differ")
+
+
+def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = None) -> list[Check]:
+    """Run every check; each result is passed to ``report`` as soon as it is known."""
+    results: list[Check] = []
+
+    def add(check: Check) -> None:
+        results.append(check)
+        if report is not None:
+            report(check)
+
+    add(_cm2_golden())
+    add(_roundtrip("cm2", sample_text()))
+    if (reference_dir() / GOLDEN_FILE).is_file():
+        for check in lm_golden_checks(device):
+            add(check)
+        add(_lm_roundtrip(device))
+    else:
+        add(Check("LM golden vectors", False, f"{reference_dir() / GOLDEN_FILE} is missing from this installation"))
+    return results
+
+
+def environment() -> dict[str, str]:
+    """What the checks ran on, for the report."""
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "cpu capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": str(torch.get_num_threads()),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
+    }

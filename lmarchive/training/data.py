@@ -1,0 +1,104 @@
+"""Byte-level training data: text files gathered into one array, split and cropped.
+
+Only text is useful to a byte LM trained this small, so binary-looking and huge files are
+skipped.  The benchmark corpus is never readable from here: training on it would make every
+benchmark number meaningless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORBIDDEN = ("/work/shared", "shared/corpus")
+"""Path fragments of the benchmark data; the loader refuses them."""
+MAX_FILE_BYTES = 5 << 20
+SNIFF_BYTES = 8192
+SEPARATOR = b"\n"
+
+
+def check_allowed(path: Path) -> None:
+    """Raise if ``path`` (as given or resolved) lies in the benchmark corpus."""
+    for text in (str(path), str(path.resolve())):
+        if text.startswith(FORBIDDEN[0]) or FORBIDDEN[1] in text:
+            raise ValueError(f"{path}: refusing to read benchmark data for training")
+
+
+def looks_binary(path: Path) -> bool:
+    """A NUL byte in the first 8 KB marks a binary file."""
+    with path.open("rb") as f:
+        return b"\0" in f.read(SNIFF_BYTES)
+
+
+def iter_files(root: Path, suffixes: Sequence[str]) -> Iterable[Path]:
+    """``root`` itself if a file, else its files in sorted order filtered by ``suffixes``."""
+    check_allowed(root)
+    if root.is_file():
+        yield root
+        return
+    if not root.is_dir():
+        raise FileNotFoundError(root)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if not suffixes or path.suffix in suffixes:
+            check_allowed(path)
+            yield path
+
+
+@dataclass
+class ByteCorpus:
+    """Training and held-out bytes, and which files went where."""
+
+    train: np.ndarray
+    val: np.ndarray
+    train_files: list[Path] = field(default_factory=list)
+    val_files: list[Path] = field(default_factory=list)
+
+
+def load_corpus(
+    roots: Sequence[Path], suffixes: Sequence[str] = (), max_bytes: int | None = None, val_every: int = 50
+) -> ByteCorpus:
+    """Files of ``roots`` (in the given order, each sorted), every ``val_every``-th held out
+    (or the last one, with fewer files than that).
+
+    Reading stops once ``max_bytes`` are gathered, so earlier roots take precedence.
+    """
+    parts: dict[bool, list[bytes]] = {False: [], True: []}
+    files: dict[bool, list[Path]] = {False: [], True: []}
+    seen: set[Path] = set()
+    total = 0
+    for path in (path for root in roots for path in iter_files(Path(root), suffixes)):
+        real = path.resolve()
+        if real in seen or path.stat().st_size > MAX_FILE_BYTES or looks_binary(path):
+            continue
+        seen.add(real)
+        data = path.read_bytes()
+        if max_bytes is not None and total + len(data) > max_bytes:
+            break
+        held_out = len(seen) % val_every == 0
+        parts[held_out].append(data)
+        files[held_out].append(path)
+        total += len(data) + len(SEPARATOR)
+    if not files[True] and len(files[False]) > 1:  # too few files for the stride: hold out the last
+        parts[True].append(parts[False].pop())
+        files[True].append(files[False].pop())
+    train, val = (np.frombuffer(SEPARATOR.join(parts[k]), dtype=np.uint8) for k in (False, True))
+    return ByteCorpus(train, val, files[False], files[True])
+
+
+def random_crops(
+    data: np.ndarray, seq: int, batch: int, bos: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``[bos] + crop[:-1]`` and targets ``crop`` (both int64, (batch, seq)).
+
+    Every crop starts at position 0 with BOS, as the archiver's chunks do, so the model learns
+    the chunk start as well as (for ``seq`` past the window) the steady sliding-window state.
+    """
+    if len(data) < seq:
+        raise ValueError(f"need at least {seq} bytes of data, have {len(data)}")
+    starts = rng.integers(0, len(data) - seq + 1, size=batch)
+    targets = np.stack([data[s : s + seq] for s in starts]).astype(np.int64)
+    inputs = np.concatenate([np.full((batch, 1), bos, dtype=np.int64), targets[:, :-1]], axis=1)
+    return inputs, targets

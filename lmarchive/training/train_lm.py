@@ -1,0 +1,358 @@
+"""Train a byte LM with fake quantization and export it as an exact model directory.
+
+Self-contained so that it runs unchanged on a GPU machine: ``--device auto`` picks CUDA when
+present.  The schedule is time-based (a budget in minutes), and the whole training state is
+checkpointed atomically every few minutes, so a run can be stopped and resumed over days.
+
+    python -m lmarchive.training.train_lm --data PATH... --out DIR --name NAME [options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from lmarchive.models.lm import quant
+from lmarchive.models.lm.convert import export_tensors, save_model
+from lmarchive.models.lm.exact import ExactTransformer, LMConfig
+from lmarchive.models.lm.float_model import FloatTransformer
+from lmarchive.training.data import ByteCorpus, load_corpus, random_crops
+
+LN2 = math.log(2.0)
+WARMUP_STEPS = 100
+CLIP_NORM = 1.0
+WEIGHT_DECAY = 0.1
+VAL_BYTES = 64 << 10
+"""Held-out bytes scored at each log line (the final evaluation may use more)."""
+EVAL_CHUNK = 2048
+"""Chunk length of the evaluations: each starts at position 0 with BOS, as archive chunks do."""
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs to continue exactly where it stopped."""
+
+    model: FloatTransformer
+    optimizer: torch.optim.AdamW
+    rng: np.random.Generator
+    step: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    recent_bpb: list[float] = dataclasses.field(default_factory=list)
+    """Train loss of the last batches, for the log and the model card."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def new_state(config: LMConfig, lr: float, seed: int, device: torch.device) -> TrainState:
+    """A fresh model and AdamW; weight decay only on the matrices (not gains or embeddings)."""
+    torch.manual_seed(seed)
+    model = FloatTransformer(config).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embed")]
+    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embed"))]
+    groups = [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": other, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
+    return TrainState(model, optimizer, np.random.default_rng(seed))
+
+
+def learning_rate(base: float, step: int, seconds: float, budget: float) -> float:
+    """Linear warmup over steps, then cosine decay to 10% over the time budget."""
+    warm = min(1.0, (step + 1) / WARMUP_STEPS)
+    progress = min(1.0, seconds / budget)
+    return base * warm * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def train_step(state: TrainState, inputs: np.ndarray, targets: np.ndarray, lr: float) -> float:
+    """One optimizer step; returns the batch loss in bits per byte."""
+    device = next(state.model.parameters()).device
+    x, y = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
+    state.model.train()
+    logits = state.model(x)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(state.model.parameters(), CLIP_NORM)
+    state.optimizer.step()
+    state.step += 1
+    state.tokens += targets.size
+    bits = float(loss.detach()) / LN2
+    state.recent_bpb = [*state.recent_bpb[-49:], bits]
+    return bits
+
+
+def save_checkpoint(state: TrainState, path: Path) -> None:
+    """Write temp + rename, so a crash never leaves a torn checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {
+        "config": dataclasses.asdict(state.model.config),
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "rng": state.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "step": state.step,
+        "tokens": state.tokens,
+        "seconds": state.seconds,
+        "recent_bpb": state.recent_bpb,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, lr: float, device: torch.device) -> TrainState:
+    """The state saved by :func:`save_checkpoint`, on ``device`` (its config wins over the CLI's)."""
+    blob = torch.load(path, map_location=device, weights_only=False)
+    state = new_state(LMConfig(**blob["config"]), lr, 0, device)
+    state.model.load_state_dict(blob["model"])
+    state.optimizer.load_state_dict(blob["optimizer"])
+    state.rng.bit_generator.state = blob["rng"]
+    torch.set_rng_state(blob["torch_rng"])
+    state.step, state.tokens, state.seconds = blob["step"], blob["tokens"], blob["seconds"]
+    state.recent_bpb = blob["recent_bpb"]
+    return state
+
+
+def eval_chunks(data: np.ndarray, limit: int, chunk: int = EVAL_CHUNK) -> np.ndarray:
+    """Whole chunks of up to ``limit`` bytes of ``data``, (n, chunk) uint8."""
+    n = min(len(data), limit) // chunk
+    return data[: n * chunk].reshape(n, chunk)
+
+
+def with_bos(chunks: np.ndarray, bos: int) -> np.ndarray:
+    return np.concatenate([np.full((len(chunks), 1), bos, dtype=np.int64), chunks[:, :-1].astype(np.int64)], axis=1)
+
+
+@torch.no_grad()
+def float_bits(model: FloatTransformer, chunks: np.ndarray, batch: int = 4) -> float:
+    """Total bits of the float model (log_softmax) on the chunks, each coded from BOS."""
+    device = next(model.parameters()).device
+    model.eval()
+    total = 0.0
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        x = torch.from_numpy(with_bos(part, model.config.bos)).to(device)
+        y = torch.from_numpy(part.astype(np.int64)).to(device)
+        logp = F.log_softmax(model(x).float(), dim=-1).gather(-1, y[..., None])
+        total -= float(logp.sum()) / LN2
+    return total
+
+
+@torch.no_grad()
+def exact_bits(engine: ExactTransformer, chunks: np.ndarray, batch: int = 4) -> float:
+    """Total bits of the exact model's integer tables: -log2(freq / 2**24) of each true byte."""
+    total = 0.0
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        x = torch.from_numpy(with_bos(part, engine.config.bos)).to(engine.device)
+        y = torch.from_numpy(part.astype(np.int64)).to(engine.device)
+        freq = engine.forward(x, engine.new_cache(len(part)), slice(0, len(part))).gather(-1, y[..., None])
+        total -= float(torch.log2(freq.double() / quant.FREQ_TOTAL).sum())
+    return total
+
+
+def debian_packages(files: Sequence[Path]) -> Counter[str]:
+    """Files per Debian package that ships them (``dpkg -S``), 'unknown' where none does."""
+    found: dict[str, str] = {}
+    try:
+        listing = subprocess.run(["dpkg", "-S", *map(str, files)], capture_output=True, text=True, check=False).stdout
+    except OSError:  # no dpkg (not Debian): every file is 'unknown'
+        listing = ""
+    for line in listing.splitlines():
+        pkgs, _, path = line.partition(": ")
+        found[path] = pkgs
+    return Counter(found.get(str(f), "unknown") for f in files)
+
+
+def describe_paths(paths: Sequence[Path]) -> str:
+    """Paths that differ in one middle folder only, such as /usr/share/doc/*/copyright, as one pattern."""
+    groups: dict[Path, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(path.parent.parent / "*" / path.name, []).append(path)
+    return ", ".join(
+        str(group[0]) if len(group) == 1 else f"{pattern} ({len(group)} paths)" for pattern, group in groups.items()
+    )
+
+
+def model_card(
+    args: argparse.Namespace,
+    device: str,
+    config: LMConfig,
+    corpus: ByteCorpus,
+    state: TrainState,
+    results: dict[str, float],
+) -> str:
+    """The card: what the model is, what it was trained on and how well it codes held-out bytes."""
+    files = corpus.train_files + corpus.val_files
+    packages = debian_packages(files)
+    single = sorted(pkg for pkg, n in packages.items() if n == 1)  # listed in full they would swamp the card
+    params = sum(p.numel() for p in state.model.parameters())
+    lines = [
+        f"# {args.name}",
+        "",
+        "A byte-level (256-symbol) transformer LM in lmarchive's exact integer format: every",
+        "frequency table is bit-identical on any device, so it can drive the archiver's range coder.",
+    ]
+    if args.for_tests:
+        lines += ["", "**For tests only**: small on purpose, so that it codes quickly on a couple of CPU cores."]
+    lines += [
+        "",
+        "## Training data",
+        "",
+        f"Data arguments: {describe_paths(args.data)}"
+        + (f" (files ending in {', '.join(args.suffix)} inside folders)" if args.suffix else "")
+        + (f", capped at {args.max_bytes} bytes" if args.max_bytes else "")
+        + ".",
+        "",
+        "Files per Debian package (`dpkg -S`):",
+        "",
+        *(f"- {pkg}: {n} files" for pkg, n in sorted(packages.items()) if n > 1),
+        *([f"- one file each from {len(single)} more packages, e.g. {', '.join(single[:5])}"] if single else []),
+        "",
+        f"{len(corpus.train_files)} training files ({len(corpus.train)} bytes), "
+        f"{len(corpus.val_files)} held-out files ({len(corpus.val)} bytes; every 50th file).",
+        "",
+        "## Model",
+        "",
+        f"Config: {dataclasses.asdict(config)}; {params} float parameters.",
+        "",
+        "## Training",
+        "",
+        f"AdamW (lr {args.lr}, warmup {WARMUP_STEPS} steps, cosine over {args.minutes} min), "
+        f"crops of {args.seq} bytes from BOS, batch {args.batch}, seed {args.seed}.",
+        f"{state.step} steps, {state.tokens} tokens seen, {state.seconds / 60:.1f} min on {device}.",
+        f"Final train loss {results['train_bpb']:.3f} bits/byte (recent batches).",
+        "",
+        "## Evaluation",
+        "",
+        f"Held-out: {results['eval_bytes']} bytes in chunks of {EVAL_CHUNK} from BOS.",
+        f"- float model: {results['float_bpb']:.4f} bits/byte",
+        f"- exact model: {results['exact_bpb']:.4f} bits/byte "
+        f"(exact loses {results['exact_loss_pct']:.2f}% bits vs float)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", nargs="+", type=Path, required=True, help="files or folders of training text")
+    ap.add_argument("--suffix", action="append", default=[], help="only these file suffixes inside folders")
+    ap.add_argument("--max-bytes", type=int, default=None, help="stop gathering data after this many bytes")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--for-tests", action="store_true", help="say 'for tests only' in the model card")
+    ap.add_argument("--d-model", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=192)
+    ap.add_argument("--window", type=int, default=128)
+    ap.add_argument("--rope-period", type=int, default=1024)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--minutes", type=float, default=10.0, help="training time budget (the schedule's length)")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="default build/train/NAME/checkpoint.pt")
+    ap.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    ap.add_argument("--log-seconds", type=float, default=30.0)
+    ap.add_argument("--eval-bytes", type=int, default=256 << 10, help="held-out bytes of the final evaluation")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    checkpoint = args.checkpoint or Path("build") / "train" / args.name / "checkpoint.pt"
+    corpus = load_corpus(args.data, args.suffix, args.max_bytes)
+    print(f"data: {len(corpus.train)} train bytes, {len(corpus.val)} held-out bytes", flush=True)
+    if args.resume:
+        state = load_checkpoint(args.resume, args.lr, device)
+    else:
+        config = LMConfig(
+            vocab_size=256,
+            d_model=args.d_model,
+            n_layers=args.layers,
+            n_heads=args.heads,
+            d_ffn=args.ffn,
+            window=args.window,
+            rope_period=args.rope_period,
+        )
+        state = new_state(config, args.lr, args.seed, device)
+    config = state.model.config
+    if args.seq < 2 * config.window:
+        print(f"warning: --seq {args.seq} < 2 x window: the steady sliding-window state is barely trained")
+    val_chunks = eval_chunks(corpus.val, VAL_BYTES)
+    log_path = checkpoint.with_suffix(".csv")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    new_log = not (args.resume and log_path.exists())
+    with log_path.open("w" if new_log else "a", newline="") as log_file:
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["step", "tokens", "seconds", "train_bpb", "val_bpb"])
+        budget = args.minutes * 60.0
+        last_log = last_save = state.seconds
+        clock = time.monotonic() - state.seconds
+        while state.seconds < budget:
+            inputs, targets = random_crops(corpus.train, args.seq, args.batch, config.bos, state.rng)
+            lr = learning_rate(args.lr, state.step, state.seconds, budget)
+            train_step(state, inputs, targets, lr)
+            state.seconds = time.monotonic() - clock
+            done = state.seconds >= budget
+            if done or state.seconds - last_log >= args.log_seconds:
+                val = float_bits(state.model, val_chunks) / val_chunks.size
+                train_bpb = sum(state.recent_bpb) / len(state.recent_bpb)
+                log.writerow([state.step, state.tokens, f"{state.seconds:.1f}", f"{train_bpb:.4f}", f"{val:.4f}"])
+                log_file.flush()
+                print(
+                    f"step {state.step} tokens {state.tokens} {state.seconds:.0f}s lr {lr:.2e} "
+                    f"train {train_bpb:.3f} val {val:.3f} bpb",
+                    flush=True,
+                )
+                last_log = state.seconds
+                clock = time.monotonic() - state.seconds  # evaluation time is not training time
+            if done or state.seconds - last_save >= args.checkpoint_minutes * 60.0:
+                save_checkpoint(state, checkpoint)
+                last_save = state.seconds
+    chunks = eval_chunks(corpus.val, args.eval_bytes)
+    results = {"train_bpb": sum(state.recent_bpb) / max(1, len(state.recent_bpb)), "eval_bytes": chunks.size}
+    results["float_bpb"] = float_bits(state.model, chunks) / chunks.size
+    tensors = export_tensors(state.model)
+    engine = ExactTransformer(config, {k: torch.from_numpy(v.astype(np.int64)) for k, v in tensors.items()}, device)
+    results["exact_bpb"] = exact_bits(engine, chunks) / chunks.size
+    results["exact_loss_pct"] = 100.0 * (results["exact_bpb"] / results["float_bpb"] - 1.0)
+    device_name = str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)
+    card = model_card(args, device_name, config, corpus, state, results)
+    digest = save_model(args.out, config, tensors, card)
+    print(
+        f"float {results['float_bpb']:.4f} bpb, exact {results['exact_bpb']:.4f} bpb: "
+        f"exact loses {results['exact_loss_pct']:.2f}% bits vs float"
+    )
+    print(f"model {args.out} fingerprint {digest.hex()}")
+
+
+if __name__ == "__main__":
+    main()
