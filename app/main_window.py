@@ -709,7 +709,14 @@ class MainWindow(QMainWindow):
         self.archive = target
         self.filter.clear()
         self.model.clear()
-        self._submit(CREATE, target, paths=tuple(paths), overwrite=True, on_success=self._created)
+        self._submit(
+            CREATE,
+            target,
+            paths=tuple(paths),
+            overwrite=True,
+            chunk_kib=self.settings.chunk_kib,
+            on_success=self._created,
+        )
 
     def _created(self, outcome: JobOutcome) -> None:
         if self.archive is not None:
@@ -734,7 +741,13 @@ class MainWindow(QMainWindow):
             else:
                 self.new_archive_with(paths)
             return
-        self._submit(ADD, self.archive, paths=tuple(paths), on_success=lambda o: self._say_done("Added", o))
+        self._submit(
+            ADD,
+            self.archive,
+            paths=tuple(paths),
+            chunk_kib=self.settings.chunk_kib,
+            on_success=lambda o: self._say_done("Added", o),
+        )
 
     def _say_done(self, verb: str, outcome: JobOutcome) -> None:
         done = outcome.finished

@@ -31,6 +31,8 @@ SETTINGS_FILE = "settings.json"
 DOUBLE_CLICK_CHOICES = ("show", "extract")
 """What opening an .lmz from the file manager does: show its contents, or extract it next to itself."""
 OVERWRITE_CHOICES = ("ask", "never", "always")
+CHUNK_KIB_CHOICES = (64, 256, 1024, 4096, 16384)
+"""Largest-chunk sizes offered, in KiB; the core accepts 64 KiB to 16 MiB."""
 MAX_THREADS = 256
 MAX_RECENT = 10
 
@@ -55,6 +57,9 @@ class Settings:
     device: str = "auto"
     threads: int = 0
     """Threads for the worker's numeric libraries; 0 lets them use every core."""
+    chunk_kib: int = 1024
+    """Largest chunk, KiB: smaller chunks decode with more parallelism and use less memory; larger ones
+    compress a little better.  Files saved before it existed load with this default, so the schema stays 1."""
     double_click: str = "show"
     extract_folder: str = ""
     """Default extraction folder; empty means a folder next to the archive, named after it."""
@@ -76,6 +81,11 @@ def _choice(value: Any, choices: tuple[str, ...] | list[str], default: str) -> s
 def _threads(value: Any) -> int:
     ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_THREADS
     return value if ok else 0
+
+
+def _chunk_kib(value: Any) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value in CHUNK_KIB_CHOICES
+    return value if ok else Settings.chunk_kib
 
 
 def _folder(value: Any) -> str:
@@ -100,6 +110,7 @@ def from_json(data: Any) -> Settings:
         model=_choice(data.get("model"), available_models(), default.model),
         device=_choice(data.get("device"), DEVICES, default.device),
         threads=_threads(data.get("threads")),
+        chunk_kib=_chunk_kib(data.get("chunk_kib")),
         double_click=_choice(data.get("double_click"), DOUBLE_CLICK_CHOICES, default.double_click),
         extract_folder=_folder(data.get("extract_folder")),
         overwrite=_choice(data.get("overwrite"), OVERWRITE_CHOICES, default.overwrite),

@@ -1,7 +1,8 @@
 """The Settings dialog: edits a copy of :class:`~app.settings.Settings`; the window saves and applies it.
 
-Only knobs the core really has are offered.  Chunk size is chosen by the core per entry and has
-no setting there yet, so it is not shown here either.
+Only knobs the core really has are offered.  The largest chunk caps the size the core picks per
+entry (it still aims at 16 chunks an entry, never under 64 KiB, and stores incompressible data in
+chunks of the largest size).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
+from app.settings import CHUNK_KIB_CHOICES, DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
 from lmarchive.device import DEVICES
 from lmarchive.models.registry import DEFAULT_MODEL, available_models
 
@@ -37,11 +38,13 @@ DEVICE_NOTES = {
     "cpu": "Always the CPU.",
     "cuda": "An NVIDIA GPU; jobs stop with a clear message when none is usable.",
 }
+CHUNK_LABELS = {64: "64 KiB", 256: "256 KiB", 1024: "1 MiB (default)", 4096: "4 MiB", 16384: "16 MiB"}
+CHUNK_NOTE = "Smaller chunks decode with more parallelism and use less memory; larger ones compress a little better."
 DOUBLE_CLICK_LABELS = {"show": "Show its contents", "extract": "Extract it next to the archive"}
 OVERWRITE_LABELS = {"ask": "Ask me", "never": "Never replace (stop with an error)", "always": "Always replace"}
 
 
-def _combo(choices: dict[str, str] | list[tuple[str, str]], current: str) -> QComboBox:
+def _combo(choices: dict[str, str] | dict[int, str] | list[tuple[str, str]], current: str | int) -> QComboBox:
     combo = QComboBox()
     for value, label in choices.items() if isinstance(choices, dict) else choices:
         combo.addItem(label, value)
@@ -72,6 +75,10 @@ class SettingsDialog(QDialog):
             "Threads the worker's numeric libraries may use (applied when the worker restarts).\n"
             "The built-in model codes many chunks in one thread, so this matters for larger models."
         )
+        self.chunk = _combo({c: CHUNK_LABELS[c] for c in CHUNK_KIB_CHOICES}, settings.chunk_kib)
+        self.chunk.setToolTip("Applies to entries added from now on; existing entries keep their chunks")
+        self.chunk_note = QLabel(CHUNK_NOTE)
+        self.chunk_note.setWordWrap(True)
         self.double_click = _combo({c: DOUBLE_CLICK_LABELS[c] for c in DOUBLE_CLICK_CHOICES}, settings.double_click)
         self.double_click.setToolTip("What happens when you double-click an .lmz file in your file manager")
         self.extract_folder = QLineEdit(settings.extract_folder)
@@ -92,6 +99,8 @@ class SettingsDialog(QDialog):
         form.addRow("&Device:", self.device)
         form.addRow("", self.device_note)
         form.addRow("&Threads:", self.threads)
+        form.addRow("&Largest chunk:", self.chunk)
+        form.addRow("", self.chunk_note)
         opening = QGroupBox("Opening and extracting")
         form = QFormLayout(opening)
         form.addRow("Opening an .lmz &file:", self.double_click)
@@ -130,6 +139,7 @@ class SettingsDialog(QDialog):
             (self.device, defaults.device),
             (self.double_click, defaults.double_click),
             (self.overwrite, defaults.overwrite),
+            (self.chunk, defaults.chunk_kib),
         ):
             combo.setCurrentIndex(max(0, combo.findData(value)))
         self.threads.setValue(defaults.threads)
@@ -149,6 +159,7 @@ class SettingsDialog(QDialog):
             model=self.model.currentData(),
             device=self.device.currentData(),
             threads=self.threads.value(),
+            chunk_kib=self.chunk.currentData(),
             double_click=self.double_click.currentData(),
             extract_folder=self.extract_folder.text().strip(),
             overwrite=self.overwrite.currentData(),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Event as ProcessEvent
 
+    from lmarchive.codec import ChunkPlan
     from lmarchive.jobs import CancelFlag, Event, Job, JobFinished
 
 CREATE, ADD, EXTRACT, TEST, DELETE = "create", "add", "extract", "test", "delete"
@@ -54,6 +55,8 @@ class JobRequest:
     dest: str = ""
     """Extraction folder; for the selftest, a scratch folder the GUI removes at exit."""
     overwrite: bool = False
+    chunk_kib: int = 1024
+    """Largest chunk for create and add, in KiB (the Settings choice)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,15 @@ def _failed(message: str, *, cancelled: bool = False) -> JobFinished:
     return JobFinished(False, cancelled, 0, 0, 0, 0, 0.0, message)
 
 
+def chunk_plan(request: JobRequest) -> ChunkPlan:
+    """The request's largest chunk as a core plan; the smallest stays at the core's floor unless that is larger."""
+    from lmarchive.codec import ChunkPlan
+    from lmarchive.jobs import SMALLEST_MAX_CHUNK
+
+    largest = request.chunk_kib * 1024
+    return ChunkPlan(min_size=min(SMALLEST_MAX_CHUNK, largest), max_size=largest)
+
+
 def build_job(request: JobRequest, device: str, on_event: Callable[[Event], None], cancel_flag: CancelFlag) -> Job:
     """The core job a request names, on the resolved ``device``; the GUI never does archive work itself."""
     from lmarchive import jobs
@@ -91,9 +103,15 @@ def build_job(request: JobRequest, device: str, on_event: Callable[[Event], None
     members = list(request.members) if request.members is not None else None
     match request.kind:
         case "create":
-            return jobs.CreateJob(**common, paths=list(request.paths), model=request.model, overwrite=request.overwrite)
+            return jobs.CreateJob(
+                **common,
+                paths=list(request.paths),
+                model=request.model,
+                overwrite=request.overwrite,
+                plan=chunk_plan(request),
+            )
         case "add":
-            return jobs.AddJob(**common, paths=list(request.paths), model=request.model)
+            return jobs.AddJob(**common, paths=list(request.paths), model=request.model, plan=chunk_plan(request))
         case "extract":
             return jobs.ExtractJob(**common, dest=request.dest, members=members, overwrite=request.overwrite)
         case "test":

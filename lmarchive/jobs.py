@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lmarchive.codec import MAX_CHUNK_SIZE, ChunkPlan
 from lmarchive.container import ContainerReader, EntryRecord
 from lmarchive.errors import CancelledError, LMArchiveError, MemberNotFoundError, OverwriteError
 from lmarchive.models.registry import DEFAULT_MODEL, load_model
@@ -23,6 +24,8 @@ from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sourc
 
 PROGRESS_INTERVAL = 0.04
 """Seconds between progress events (about 25 per second)."""
+SMALLEST_MAX_CHUNK = 64 << 10
+"""Lowest largest-chunk size a job accepts: shorter chunks leave adaptive models too little to learn from."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,17 @@ def _describe_os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{where}"
 
 
+def _check_plan(plan: ChunkPlan) -> None:
+    """Refuse a plan up front, before any file is touched, rather than fail mid-archive."""
+    if not SMALLEST_MAX_CHUNK <= plan.max_size <= MAX_CHUNK_SIZE:
+        raise LMArchiveError(
+            f"largest chunk must be between {SMALLEST_MAX_CHUNK >> 10} KiB and {MAX_CHUNK_SIZE >> 20} MiB, "
+            f"not {plan.max_size} bytes"
+        )
+    if not 0 < plan.min_size <= plan.max_size:
+        raise LMArchiveError(f"smallest chunk must be between 1 byte and {plan.max_size} bytes, not {plan.min_size}")
+
+
 def _select(reader: ContainerReader, members: Sequence[str] | None) -> list[EntryRecord]:
     """Entries named by ``members`` (a folder name selects everything below it); all if None."""
     if not members:
@@ -253,6 +267,13 @@ class _WritingJob(Job):
     paths: Sequence[str | os.PathLike[str]] = ()
     model: str | None = DEFAULT_MODEL
     sources: Sequence[Source] | None = None
+    plan: ChunkPlan | None = None
+    """How entries are cut into chunks; None for the core's default."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.plan is not None:
+            _check_plan(self.plan)
 
     def _sources(self) -> list[Source]:
         if self.sources is not None:
@@ -272,7 +293,9 @@ class _WritingJob(Job):
         predictor = load_model(self.model, self.device) if self.model else None
         self._total = sum(s.size if s.data is None else len(s.data) for s in sources)
         self.emit(JobStarted(self.kind, str(self.archive), len(sources), self._total, device_name(self.device)))
-        write_archive(self.archive, sources, predictor, self._write_callbacks(), base=base, overwrite=overwrite)
+        write_archive(
+            self.archive, sources, predictor, self._write_callbacks(), base=base, overwrite=overwrite, plan=self.plan
+        )
 
 
 @dataclass

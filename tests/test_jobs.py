@@ -11,6 +11,7 @@ import pytest
 from conftest import partial_files, snapshot, text_bytes
 
 import lmarchive
+from lmarchive.codec import ChunkPlan
 from lmarchive.container import ContainerReader
 from lmarchive.errors import (
     CancelledError,
@@ -170,6 +171,61 @@ def test_add_to_a_missing_archive_creates_it(tmp_path: Path) -> None:
     AddJob(archive=tmp_path / "new.lmz", paths=[tmp_path / "f"]).run()
     with lmarchive.open(tmp_path / "new.lmz") as lmz:
         assert lmz.read("f") == b"content"
+
+
+def chunk_lengths(archive: Path) -> dict[str, list[int]]:
+    """Each entry's chunk lengths as the directory records them."""
+    with ContainerReader(archive) as reader:
+        return {e.name: [c.orig_len for c in e.chunks] for e in reader.entries}
+
+
+SMALL_CHUNKS = ChunkPlan(min_size=64 << 10, max_size=64 << 10)
+
+
+def test_a_chunk_plan_caps_chunk_sizes(tmp_path: Path, rng: random.Random) -> None:
+    # Over 1 MiB, or the default plan (16 chunks, at least 64 KiB each) would cut it the same way.
+    # No model, so zstd codes it in moments; the plan decides chunking whatever the method.
+    text = tmp_path / "big.txt"
+    text.write_bytes(text_bytes(rng, (2 << 20) + 12345))
+    small, default = tmp_path / "small.lmz", tmp_path / "default.lmz"
+    CreateJob(archive=small, paths=[text], model=None, plan=SMALL_CHUNKS).run()
+    CreateJob(archive=default, paths=[text], model=None).run()
+    small_chunks, default_chunks = chunk_lengths(small)["big.txt"], chunk_lengths(default)["big.txt"]
+    assert max(small_chunks) <= 64 << 10 and sum(small_chunks) == text.stat().st_size
+    assert len(default_chunks) < len(small_chunks) and max(default_chunks) > 64 << 10
+    with lmarchive.open(small) as lmz:
+        assert lmz.read("big.txt") == text.read_bytes()
+
+
+def test_add_uses_its_chunk_plan_for_new_entries_only(tmp_path: Path, rng: random.Random) -> None:
+    # Incompressible data is stored in chunks of the plan's largest size: one under the default.
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    first.write_bytes(rng.randbytes(300_000))
+    second.write_bytes(rng.randbytes(300_000))
+    archive = tmp_path / "a.lmz"
+    CreateJob(archive=archive, paths=[first]).run()
+    AddJob(archive=archive, paths=[second], plan=SMALL_CHUNKS).run()
+    lengths = chunk_lengths(archive)
+    assert lengths["first.bin"] == [300_000]
+    assert len(lengths["second.bin"]) == 5 and max(lengths["second.bin"]) <= 64 << 10
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (ChunkPlan(min_size=1 << 10, max_size=32 << 10), "largest chunk must be between 64 KiB and 16 MiB"),
+        (ChunkPlan(max_size=(16 << 20) + 1), "largest chunk must be between 64 KiB and 16 MiB"),
+        (ChunkPlan(min_size=0), "smallest chunk"),
+        (ChunkPlan(min_size=2 << 20, max_size=1 << 20), "smallest chunk"),
+    ],
+    ids=["too-small", "too-large", "empty-minimum", "minimum-above-maximum"],
+)
+def test_bad_chunk_plans_are_refused(tmp_path: Path, plan: ChunkPlan, message: str) -> None:
+    (tmp_path / "f").write_bytes(b"content")
+    for job in (CreateJob, AddJob):
+        with pytest.raises(LMArchiveError, match=message):
+            job(archive=tmp_path / "x.lmz", paths=[tmp_path / "f"], plan=plan)
+    assert not (tmp_path / "x.lmz").exists()
 
 
 def test_delete_a_folder_removes_everything_under_it(built: tuple[Path, dict[str, bytes | None]]) -> None:

@@ -9,10 +9,13 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+import lmarchive
 from app.main_window import MainWindow
 from app.settings import SCHEMA_VERSION, Settings, SettingsStore, cache_dir, config_dir, log_dir
 from app.settings_dialog import SettingsDialog
 from app.worker import InlineWorker
+from app.worker_process import ADD, CREATE, JobRequest, chunk_plan
+from lmarchive.codec import ChunkPlan
 
 
 def test_folders_follow_platformdirs(private_dirs: Path) -> None:
@@ -23,14 +26,17 @@ def test_folders_follow_platformdirs(private_dirs: Path) -> None:
 def test_settings_persist_and_reload(qtbot: QtBot, private_dirs: Path, tmp_path: Path) -> None:
     window = MainWindow(SettingsStore(), InlineWorker())
     qtbot.addWidget(window)
-    chosen = Settings(threads=2, double_click="extract", extract_folder=str(tmp_path), overwrite="always")
+    chosen = Settings(
+        threads=2, chunk_kib=256, double_click="extract", extract_folder=str(tmp_path), overwrite="always"
+    )
     window.apply_settings(chosen.with_recent(tmp_path / "a.lmz"))
 
     saved = json.loads((config_dir() / "settings.json").read_text())
-    assert saved["version"] == SCHEMA_VERSION and saved["overwrite"] == "always"
+    assert saved["version"] == SCHEMA_VERSION and saved["overwrite"] == "always" and saved["chunk_kib"] == 256
     reloaded = MainWindow(SettingsStore(), InlineWorker())
     qtbot.addWidget(reloaded)
     assert reloaded.settings == window.settings
+    assert reloaded.settings.chunk_kib == 256
     assert reloaded.settings.recent == (str(tmp_path / "a.lmz"),)
     assert reloaded.recent_menu.actions()[0].text() == "&1 a.lmz"
 
@@ -53,6 +59,7 @@ def test_each_field_is_validated(tmp_path: Path) -> None:
         "model": "gpt-17",
         "device": "quantum",
         "threads": -4,
+        "chunk_kib": 100,
         "double_click": "extract",
         "extract_folder": "relative/folder",
         "overwrite": "sometimes",
@@ -61,6 +68,19 @@ def test_each_field_is_validated(tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     loaded = SettingsStore(path).load()
     assert loaded == Settings(double_click="extract", recent=("/a.lmz",))
+
+
+@pytest.mark.parametrize("value", [100, 0, 32768, "256", 256.0, True, None])
+def test_a_bad_chunk_size_falls_back_to_the_default(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": SCHEMA_VERSION, "chunk_kib": value, "threads": 3}))
+    assert SettingsStore(path).load() == Settings(threads=3)
+
+
+def test_a_file_from_before_the_chunk_setting_loads(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 1, "threads": 3, "overwrite": "never"}))
+    assert SettingsStore(path).load() == Settings(threads=3, overwrite="never", chunk_kib=1024)
 
 
 def test_damaged_file_gives_defaults(tmp_path: Path) -> None:
@@ -85,3 +105,47 @@ def test_dialog_edits_a_copy(qtbot: QtBot, tmp_path: Path) -> None:
     )
     dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.RestoreDefaults).click()
     assert dialog.settings() == Settings(recent=("/x.lmz",))
+
+
+def test_dialog_shows_and_returns_the_chunk_size(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(chunk_kib=4096))
+    qtbot.addWidget(dialog)
+    labels = [dialog.chunk.itemText(i) for i in range(dialog.chunk.count())]
+    assert labels == ["64 KiB", "256 KiB", "1 MiB (default)", "4 MiB", "16 MiB"]
+    assert dialog.chunk.currentText() == "4 MiB" and dialog.settings().chunk_kib == 4096
+    assert "more parallelism" in dialog.chunk_note.text()
+    dialog.chunk.setCurrentIndex(dialog.chunk.findData(64))
+    assert dialog.settings() == Settings(chunk_kib=64)
+    dialog.restore_defaults()
+    assert dialog.settings().chunk_kib == 1024
+
+
+class RecordingWorker(InlineWorker):
+    """Runs jobs inline and keeps each request, to see what the window asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[JobRequest] = []
+
+    def submit(self, request: JobRequest) -> None:
+        self.requests.append(request)
+        super().submit(request)
+
+
+def test_create_and_add_requests_carry_the_chunk_size(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = RecordingWorker()
+    window = MainWindow(SettingsStore(tmp_path / "settings.json"), worker)
+    qtbot.addWidget(window)
+    window.apply_settings(Settings(chunk_kib=64))
+    (tmp_path / "a.txt").write_text("some text to pack")
+    (tmp_path / "b.txt").write_text("more text to add")
+    monkeypatch.setattr(window, "ask_new_archive_path", lambda default: str(tmp_path / "a.lmz"))
+    window.add_paths([str(tmp_path / "a.txt")])
+    window.add_paths([str(tmp_path / "b.txt")])
+    assert [(r.kind, r.chunk_kib) for r in worker.requests] == [(CREATE, 64), (ADD, 64)]
+    with lmarchive.open(tmp_path / "a.lmz") as lmz:
+        assert sorted(lmz.namelist()) == ["a.txt", "b.txt"]
+    assert chunk_plan(worker.requests[0]) == ChunkPlan(min_size=64 << 10, max_size=64 << 10)
+    assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2", chunk_kib=4096)) == ChunkPlan(max_size=4 << 20)
