@@ -74,6 +74,23 @@ class Predictor(ABC):
             batch.update(streams, symbols)
 
 
+class BytePredictor(Predictor):
+    """A predictor whose symbols are the 256 byte values, so a chunk's symbols are its bytes."""
+
+    vocab_size = 256
+    _fingerprint: bytes
+
+    @property
+    def fingerprint(self) -> bytes:
+        return self._fingerprint
+
+    def tokenize(self, data: bytes) -> np.ndarray:
+        return np.frombuffer(data, dtype=np.uint8)
+
+    def detokenize(self, symbols: np.ndarray) -> bytes:
+        return np.asarray(symbols, dtype=np.uint8).tobytes()
+
+
 def symbol_dtype(vocab_size: int) -> type[np.integer]:
     """The smallest unsigned dtype that holds every symbol, to keep batch buffers small."""
     if vocab_size <= 1 << 8:

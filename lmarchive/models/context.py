@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmarchive.models.base import Predictor, PredictorBatch, sha256_of
+from lmarchive.models.base import BytePredictor, PredictorBatch, sha256_of
 
 _ALGORITHM = b"lmarchive.context-mix-wb/1"
 _SHIFT_THRESHOLDS = np.array([1 << bit for bit in range(24, 48)], dtype=np.int64)
@@ -33,25 +33,13 @@ class ContextModelParams:
         return f"{self.order2_bits},{self.limit},{self.increment}".encode()
 
 
-class ContextModel(Predictor):
+class ContextModel(BytePredictor):
     """Order-0/1/2 blended byte model; vocabulary = the 256 byte values."""
-
-    vocab_size = 256
 
     def __init__(self, name: str = "cm2", params: ContextModelParams | None = None) -> None:
         self.name = name
         self.params = params or ContextModelParams()
         self._fingerprint = sha256_of(_ALGORITHM, self.params.encode())
-
-    @property
-    def fingerprint(self) -> bytes:
-        return self._fingerprint
-
-    def tokenize(self, data: bytes) -> np.ndarray:
-        return np.frombuffer(data, dtype=np.uint8)
-
-    def detokenize(self, symbols: np.ndarray) -> bytes:
-        return np.asarray(symbols, dtype=np.uint8).tobytes()
 
     def open_batch(self, n: int) -> _ContextBatch:
         return _ContextBatch(n, self.params)

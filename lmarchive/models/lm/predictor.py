@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from lmarchive.errors import ModelError
-from lmarchive.models.base import Predictor, PredictorBatch
+from lmarchive.models.base import BytePredictor, PredictorBatch
 from lmarchive.models.lm.convert import fingerprint, load_model_dir
 from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
 
@@ -41,7 +41,7 @@ def _rows(streams: np.ndarray) -> slice | torch.Tensor:
     return torch.as_tensor(streams, dtype=torch.int64)
 
 
-class LMPredictor(Predictor):
+class LMPredictor(BytePredictor):
     """A model directory (see :mod:`convert`) loaded onto a device."""
 
     def __init__(self, name: str, directory: Path, device: str = "cpu") -> None:
@@ -54,19 +54,8 @@ class LMPredictor(Predictor):
         if config.vocab_size != 256:
             raise ModelError(f"model {name!r}: only byte vocabularies (256 symbols) are supported so far")
         self.config = config
-        self.vocab_size = config.vocab_size
         self.engine = ExactTransformer(config, tensors, device)
         self._fingerprint = fingerprint(directory)
-
-    @property
-    def fingerprint(self) -> bytes:
-        return self._fingerprint
-
-    def tokenize(self, data: bytes) -> np.ndarray:
-        return np.frombuffer(data, dtype=np.uint8)
-
-    def detokenize(self, symbols: np.ndarray) -> bytes:
-        return np.asarray(symbols, dtype=np.uint8).tobytes()
 
     def open_batch(self, n: int) -> _LMBatch:
         return _LMBatch(self.engine, n)
