@@ -82,9 +82,8 @@ from app.worker_process import (
     JobOutcome,
     JobRequest,
 )
-from lmarchive.cli import describe_error, one_line
 from lmarchive.container import ContainerReader
-from lmarchive.errors import LMArchiveError
+from lmarchive.errors import LMArchiveError, describe_error, one_line
 from lmarchive.jobs import EntryFinished, Event, JobStarted, Notice
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from lmarchive import bench
 from lmarchive.container import ContainerReader, EntryRecord, Method
 from lmarchive.device import DEVICES, resolve_device
-from lmarchive.errors import LMArchiveError, ModelError, OverwriteError
+from lmarchive.errors import LMArchiveError, ModelError, OverwriteError, describe_error, one_line
 from lmarchive.jobs import (
     AddJob,
     CreateJob,
@@ -57,18 +57,6 @@ def check_model(name: str) -> None:
 def printable(text: str) -> str:
     """Escape control characters, so a hostile member name cannot drive the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def one_line(text: str) -> str:
-    """Error messages are exactly one line, whatever the exception text holds."""
-    return " ".join(text.splitlines()) or "unknown error"
-
-
-def describe_error(exc: BaseException) -> str:
-    """An OSError as 'reason: file' (no errno noise); anything else as its own message."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return str(exc)
 
 
 def bpb(coded: int, size: int) -> str:

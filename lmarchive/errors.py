@@ -36,3 +36,15 @@ class OverwriteError(LMArchiveError):
 
 class CancelledError(LMArchiveError):
     """The operation was cancelled by the caller; nothing partial was left behind."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An OSError as 'reason: file' (no errno noise); anything else as its own message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def one_line(text: str) -> str:
+    """Error messages are exactly one line, whatever the exception text holds."""
+    return " ".join(text.splitlines()) or "unknown error"

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from lmarchive.codec import MAX_CHUNK_SIZE, ChunkPlan
 from lmarchive.container import ContainerReader, EntryRecord
-from lmarchive.errors import CancelledError, LMArchiveError, MemberNotFoundError, OverwriteError
+from lmarchive.errors import CancelledError, LMArchiveError, MemberNotFoundError, OverwriteError, describe_error
 from lmarchive.models.registry import DEFAULT_MODEL, load_model
 from lmarchive.reading import ReadCallbacks, extract_entries, verify_entries
 from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sources, write_archive
@@ -175,7 +175,7 @@ class Job:
             self.emit(self._summary(started, ok=False, error=str(exc)))
             raise
         except OSError as exc:
-            error = LMArchiveError(_describe_os_error(exc))
+            error = LMArchiveError(describe_error(exc))
             self.emit(self._summary(started, ok=False, error=str(error)))
             raise error from exc
         summary = self._summary(started, ok=True)
@@ -227,11 +227,6 @@ def device_name(device: str) -> str:
 
 def _result_event(result: EntryResult) -> EntryFinished:
     return finished_event(result.record, result.seconds)
-
-
-def _describe_os_error(exc: OSError) -> str:
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
 
 
 def _check_plan(plan: ChunkPlan) -> None:
