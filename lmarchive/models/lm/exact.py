@@ -31,8 +31,10 @@ def exact_matmul(x: torch.Tensor, w: torch.Tensor, bound: int) -> torch.Tensor:
     ``bound`` is the largest absolute value of any product x_i * w_i; the inner dimension is split
     so that every partial sum stays below 2**24, and the pieces are added in int64.
     """
+    if not 0 < bound < quant.MATMUL_EXACT_LIMIT:
+        raise ValueError(f"products bounded by {bound} cannot be summed exactly in float32")
     inner = x.shape[-1]
-    step = max(1, (quant.MATMUL_EXACT_LIMIT - 1) // bound)
+    step = (quant.MATMUL_EXACT_LIMIT - 1) // bound
     if step >= inner:
         return torch.matmul(x, w.T).to(_I64)
     out = torch.zeros((*x.shape[:-1], w.shape[0]), dtype=_I64, device=x.device)
