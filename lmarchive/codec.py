@@ -17,16 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
-from lmarchive.coding import BatchDecoder, BatchEncoder, decode_step, encode_step
 from lmarchive.container import ChunkRecord, Method
 from lmarchive.errors import CancelledError, ChecksumError, FormatError
-from lmarchive.models.base import Predictor, symbol_dtype
+from lmarchive.models.base import Predictor
 
 MAX_CHUNK_SIZE = 16 << 20
 """Largest chunk this version writes or agrees to decode (bounds memory and time on hostile input)."""
 
 ZSTD_LEVEL = 19
-_CANCEL_EVERY = 128  # lock-step steps between cancel checks and progress reports
 
 # Signatures of formats whose content is already compressed (offset, bytes).
 _COMPRESSED_MAGIC: tuple[tuple[int, bytes], ...] = (
@@ -75,6 +73,11 @@ class ChunkPlan:
     min_size: int = 64 << 10
     max_size: int = 1 << 20
     target_chunks: int = 16
+
+    @classmethod
+    def for_model(cls, predictor: Predictor | None) -> ChunkPlan:
+        """The plan the model codes best (the default plan when there is no model)."""
+        return cls() if predictor is None else cls(*predictor.chunking)
 
     def size_for(self, entry_size: int) -> int:
         wanted = -(-entry_size // self.target_chunks)
@@ -141,17 +144,26 @@ def encode_chunks(
 
 
 class _Progress:
-    """Turns lock-step positions into original bytes done, reported in increments."""
+    """Turns symbols coded into original bytes done, reported in increments; checks for cancel."""
 
-    def __init__(self, lengths: np.ndarray, sizes: Sequence[int], report: ProgressFn | None) -> None:
-        self.lengths, self.report, self.done = lengths, report, 0
-        self.per_symbol = sum(sizes) / max(int(lengths.sum()), 1)
+    def __init__(
+        self, lengths: Sequence[int], sizes: Sequence[int], report: ProgressFn | None, cancel: CancelFn | None
+    ) -> None:
+        self.report, self.cancel, self.done = report, cancel, 0
+        self.per_symbol = sum(sizes) / max(sum(lengths), 1)
+        self.total = sum(sizes)
 
-    def at(self, step: int) -> None:
+    def tick(self, symbols_done: int) -> None:
+        _check_cancel(self.cancel)
         if self.report is not None:
-            now = int(np.minimum(self.lengths, step).sum() * self.per_symbol)
+            now = min(int(symbols_done * self.per_symbol), self.total)
             self.report(now - self.done)
             self.done = now
+
+    def finish(self) -> None:
+        if self.report is not None:
+            self.report(self.total - self.done)
+            self.done = self.total
 
 
 def model_encode(
@@ -161,17 +173,11 @@ def model_encode(
     cancel: CancelFn | None = None,
     report: ProgressFn | None = None,
 ) -> list[bytes]:
-    """Range-code symbol sequences with the predictor, all in lock-step (no fallback)."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    progress = _Progress(lengths, sizes, report)
-    enc = BatchEncoder(len(sequences), capacity=int(lengths.max(initial=0)) // 2 + 64)
-    for step, (streams, tables, symbols) in enumerate(predictor.encode_tables(sequences)):
-        encode_step(enc, streams, tables, symbols)
-        if step % _CANCEL_EVERY == 0:
-            _check_cancel(cancel)
-            progress.at(step)
-    progress.at(int(lengths.max(initial=0)))
-    return [enc.finish(i) for i in range(len(sequences))]
+    """Range-code symbol sequences with the predictor, one stream each (no fallback)."""
+    progress = _Progress([len(s) for s in sequences], sizes, report, cancel)
+    coded = predictor.encode_streams(sequences, progress.tick)
+    progress.finish()
+    return coded
 
 
 def decode_chunks(
@@ -233,26 +239,8 @@ def model_decode(
     cancel: CancelFn | None,
     report: ProgressFn | None,
 ) -> list[bytes]:
-    # Longest first, so the streams still running at any step are always a prefix 0..k-1.
-    order = sorted(range(len(coded)), key=lambda i: -records[i].symbols)
-    lengths = np.array([records[i].symbols for i in order], dtype=np.int64)
-    progress = _Progress(lengths, [records[i].orig_len for i in order], report)
-    dec = BatchDecoder([coded[i] for i in order])
-    batch = predictor.open_batch(len(order))
-    symbols = np.zeros((len(order), int(lengths.max(initial=0))), dtype=symbol_dtype(predictor.vocab_size))
-    active = len(order)
-    for step in range(symbols.shape[1]):
-        while active and lengths[active - 1] <= step:
-            active -= 1
-        streams = np.arange(active)
-        sym = decode_step(dec, streams, batch.frequencies(streams))
-        batch.update(streams, sym)
-        symbols[:active, step] = sym
-        if step % _CANCEL_EVERY == 0:
-            _check_cancel(cancel)
-            progress.at(step)
-    progress.at(symbols.shape[1])
-    result: list[bytes] = [b""] * len(order)
-    for row, i in enumerate(order):
-        result[i] = predictor.detokenize(symbols[row, : lengths[row]])
-    return result
+    lengths = [r.symbols for r in records]
+    progress = _Progress(lengths, [r.orig_len for r in records], report, cancel)
+    symbols = predictor.decode_streams(coded, lengths, progress.tick)
+    progress.finish()
+    return [predictor.detokenize(s) for s in symbols]

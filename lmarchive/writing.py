@@ -232,7 +232,7 @@ def write_entries(
     plan: ChunkPlan | None = None,
 ) -> None:
     """Code ``sources`` into ``writer``: directories at once, files through the batcher."""
-    plan = plan or ChunkPlan()
+    plan = plan or ChunkPlan.for_model(predictor)
     model_name = predictor.name if predictor is not None else ""
     batcher = _Batcher(writer, predictor, model_name, callbacks)
     for index, src in enumerate(sources):

@@ -67,7 +67,7 @@ class BatchEncoder:
         cum, freq, total = _checked(cum), _checked(freq), _checked(total)
         if not (np.all(freq >= 1) and np.all(cum + freq <= total)):
             raise ValueError("model produced an invalid frequency triple (freq 0, cum+freq > total, or total > 2**32)")
-        self._reserve(int(self.pos[streams].max(initial=0)) + 16)
+        self.reserve(int(self.pos[streams].max(initial=0)) + 16)
         low = self.low[streams]
         r = self.rng[streams] // total
         new_low = low + r * cum
@@ -99,7 +99,8 @@ class BatchEncoder:
             more = vals == 0xFF
             streams, p = streams[more], p[more] - 1
 
-    def _reserve(self, need: int) -> None:
+    def reserve(self, need: int) -> None:
+        """Make room for ``need`` bytes in every stream's output buffer."""
         cap = self.out.shape[1]
         if need > cap:
             grown = np.zeros((self.out.shape[0], max(need, cap * 2)), dtype=np.uint8)
@@ -117,7 +118,7 @@ class BatchEncoder:
             if candidate <= high:
                 value = candidate
                 break
-        self._reserve(int(self.pos[stream]) + 9)
+        self.reserve(int(self.pos[stream]) + 9)
         if value >> 64:
             self._carry(np.array([stream], dtype=np.int64))
         p = int(self.pos[stream])

@@ -1,18 +1,29 @@
 """The predictor interface: what any model must provide to drive the range coder.
 
-A predictor turns bytes into symbols (its vocabulary), and for a batch of independent streams
-gives, at every step, one integer frequency table per stream.  The tables must be a pure function
-of the predictor's files and the symbols each stream has seen so far: the decoder recomputes them
-one step at a time and must get exactly the encoder's integers on any machine.
+A predictor turns bytes into symbols (its vocabulary) and codes symbol sequences into range-coder
+streams and back.  Most predictors are table predictors: for a batch of independent streams they
+give, at every step, one integer frequency table per stream, and this module runs the coder over
+them.  The tables must be a pure function of the predictor's files and the symbols each stream has
+seen so far: the decoder recomputes them one step at a time and must get exactly the encoder's
+integers on any machine.  A model that codes bits itself (the mixing model) overrides the two
+stream methods instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+
+from lmarchive.coding import BatchDecoder, BatchEncoder, decode_step, encode_step
+
+TickFn = Callable[[int], None]
+"""Called now and then with the number of symbols coded so far (all streams together); it may
+raise (for example :class:`lmarchive.errors.CancelledError`) to stop the work."""
+TICK_EVERY = 256
+"""Lock-step positions between two ticks."""
 
 
 class PredictorBatch(ABC):
@@ -37,6 +48,9 @@ class Predictor(ABC):
     name: str
     #: Number of distinct symbols.
     vocab_size: int
+    #: Chunk sizes this model codes best: (smallest, largest, target chunks per entry).  Adaptive
+    #: models want long chunks; lock-step models want many.
+    chunking: tuple[int, int, int] = (64 << 10, 1 << 20, 16)
 
     @property
     @abstractmethod
@@ -50,6 +64,18 @@ class Predictor(ABC):
     @abstractmethod
     def detokenize(self, symbols: np.ndarray) -> bytes:
         """Symbols back to the exact bytes."""
+
+    @abstractmethod
+    def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
+        """Range-code each symbol sequence into its own independent stream."""
+
+    @abstractmethod
+    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+        """The symbol sequences (given their lengths) back from :meth:`encode_streams`' output."""
+
+
+class TablePredictor(Predictor):
+    """A predictor that hands the coder one frequency table per stream and step."""
 
     @abstractmethod
     def open_batch(self, n: int) -> PredictorBatch:
@@ -73,9 +99,40 @@ class Predictor(ABC):
             yield streams, batch.frequencies(streams), symbols
             batch.update(streams, symbols)
 
+    def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
+        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        enc = BatchEncoder(len(sequences), capacity=int(lengths.max(initial=0)) // 2 + 64)
+        for step, (streams, tables, symbols) in enumerate(self.encode_tables(sequences)):
+            encode_step(enc, streams, tables, symbols)
+            if step % TICK_EVERY == 0:
+                tick(int(np.minimum(lengths, step).sum()))
+        return [enc.finish(i) for i in range(len(sequences))]
 
-class BytePredictor(Predictor):
-    """A predictor whose symbols are the 256 byte values, so a chunk's symbols are its bytes."""
+    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+        # Longest first, so the streams still running at any step are always a prefix 0..k-1.
+        order = sorted(range(len(coded)), key=lambda i: -lengths[i])
+        ordered = np.array([lengths[i] for i in order], dtype=np.int64)
+        dec = BatchDecoder([coded[i] for i in order])
+        batch = self.open_batch(len(order))
+        symbols = np.zeros((len(order), int(ordered.max(initial=0))), dtype=symbol_dtype(self.vocab_size))
+        active = len(order)
+        for step in range(symbols.shape[1]):
+            while active and ordered[active - 1] <= step:
+                active -= 1
+            streams = np.arange(active)
+            sym = decode_step(dec, streams, batch.frequencies(streams))
+            batch.update(streams, sym)
+            symbols[:active, step] = sym
+            if step % TICK_EVERY == 0:
+                tick(int(np.minimum(ordered, step).sum()))
+        result: list[np.ndarray] = [symbols[0, :0]] * len(order)
+        for row, i in enumerate(order):
+            result[i] = symbols[row, : ordered[row]]
+        return result
+
+
+class ByteSymbols:
+    """Symbols are the 256 byte values, so a chunk's symbols are its bytes."""
 
     vocab_size = 256
     _fingerprint: bytes
@@ -89,6 +146,10 @@ class BytePredictor(Predictor):
 
     def detokenize(self, symbols: np.ndarray) -> bytes:
         return np.asarray(symbols, dtype=np.uint8).tobytes()
+
+
+class BytePredictor(ByteSymbols, TablePredictor):
+    """A table predictor over bytes."""
 
 
 def symbol_dtype(vocab_size: int) -> type[np.integer]:

@@ -1,21 +1,37 @@
 """Where models are found by name, and the check that an archive's model is the one we have.
 
-Built-in models are code (cm2); LM models are directories (config.json + model.safetensors)
-found on :func:`lmarchive.resources.model_search_path`, named after their folder.
+Built-in models are code (cm2, cmx); LM models are directories (config.json + model.safetensors)
+found on :func:`lmarchive.resources.model_search_path`, named after their folder; ``cmx+NAME`` is
+the mixing model with the LM called NAME as one of its inputs.  Profiles are the names users pick
+from (``fast``, ``default``, ``lm``); each resolves to a concrete model, and the archive records the
+concrete one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from lmarchive.errors import ModelError
-from lmarchive.models.base import Predictor
+from lmarchive.models.base import Predictor, TablePredictor
 from lmarchive.models.context import ContextModel
+from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS, MixParams
 from lmarchive.resources import MODEL_PATH_ENV, model_search_path
 
-DEFAULT_MODEL = "cm2"
-_BUILTIN = {"cm2": ContextModel}
+BUILTIN_LM = "lmb-s1"
+"""The LM shipped in resources/models (see its MODEL_CARD.md)."""
+MIX_PREFIX = "cmx+"
+PROFILES = {
+    "fast": "adaptive context and match models, mixed (no LM)",
+    "default": "the built-in LM mixed with the adaptive models",
+    "lm": "the built-in LM alone",
+}
+DEFAULT_MODEL = "default"
+_BUILTIN: dict[str, Callable[[str], Predictor]] = {
+    "cm2": ContextModel,
+    "cmx": lambda name: _mix(name, FAST_PARAMS, None),
+}
 
 
 def _model_dirs() -> dict[str, Path]:
@@ -28,15 +44,34 @@ def _model_dirs() -> dict[str, Path]:
     return found
 
 
+def resolve(name: str) -> str:
+    """The concrete model a profile name stands for (other names stand for themselves).
+
+    Without the built-in LM (a trimmed installation), ``default`` falls back to ``fast``.
+    """
+    has_lm = BUILTIN_LM in _model_dirs()
+    if name == "fast" or (name == "default" and not has_lm):
+        return "cmx"
+    if name == "default":
+        return MIX_PREFIX + BUILTIN_LM
+    if name == "lm":
+        return BUILTIN_LM
+    return name
+
+
 def available_models() -> list[str]:
-    """Names accepted by :func:`load_model` (and the CLI's ``--model``)."""
-    return sorted({*_BUILTIN, *_model_dirs()})
+    """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
+    lms = sorted(_model_dirs())
+    return [*PROFILES, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
 
 
 def load_model(name: str, device: str = "cpu") -> Predictor:
-    """The predictor called ``name`` on ``device``; loaded once per process."""
+    """The predictor called ``name`` (or the model a profile stands for) on ``device``; loaded once."""
+    name = resolve(name)
     if name in _BUILTIN:
         return _builtin(name)
+    if name.startswith(MIX_PREFIX):
+        return _load_mix(name, device)
     directory = _model_dirs().get(name)
     if directory is None:
         raise ModelError(
@@ -49,6 +84,20 @@ def load_model(name: str, device: str = "cpu") -> Predictor:
 @cache
 def _builtin(name: str) -> Predictor:
     return _BUILTIN[name](name)
+
+
+@cache
+def _load_mix(name: str, device: str) -> Predictor:
+    lm = load_model(name.removeprefix(MIX_PREFIX), device)
+    if not isinstance(lm, TablePredictor) or lm.vocab_size != 256 or lm.name.startswith(MIX_PREFIX):
+        raise ModelError(f"{name!r}: the mixing model takes a byte-level LM, and {lm.name!r} is not one")
+    return _mix(name, LM_MIX_PARAMS, lm)
+
+
+def _mix(name: str, params: MixParams, lm: TablePredictor | None) -> Predictor:
+    from lmarchive.models.mix.predictor import MixPredictor  # numba loads only when the model is used
+
+    return MixPredictor(name, params, lm)
 
 
 @cache

@@ -1,0 +1,279 @@
+"""The mixing model's inner loop, compiled by numba: predict a bit, code it, learn from it.
+
+Per byte, eight binary decisions (most significant bit first).  For each, these predictors give a
+12-bit probability that the bit is 1, turned into log-odds:
+
+* order 0 (context: the bits of this byte so far) and order 1 (plus the previous byte), direct;
+* orders 2, 3, 4, 6 and a word context (letters since the last non-letter, plus the previous
+  byte), hashed into fixed tables of 2**hash_bits slots each;
+* a match model: the longest recent earlier occurrence of the last 6 bytes predicts the byte that
+  followed it, with a learned confidence per match length;
+* optionally the LM: its next-byte table, summed over the two halves of the current subtree.
+
+A gated linear mixer (weights selected by the partial byte) combines them in the log-odds domain;
+two adaptive probability maps refine the result, and the bit is range-coded with total 4096.  Every
+number is an integer and every update is a fixed integer rule, so encoder and decoder, on any
+machine, compute the same probabilities.  The range coder's arithmetic is the one of
+:mod:`lmarchive.coding.rangecoder` (``encode(cum, freq, 4096)``), working on its state arrays.
+
+State arrays are indexed by stream first; the tuple layouts are built in :mod:`.state`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmarchive.models.mix import jit  # noqa: F401  (sets numba's cache folder before numba loads)
+from lmarchive.models.mix.logistic import SQUASH, STRETCH
+
+import numba  # isort: skip
+
+N_HASHED = 5
+"""Hashed contexts: orders 2, 3, 4, 6 and the word context."""
+N_INPUTS = 2 + N_HASHED + 3
+"""Mixer inputs: order 0, order 1, the hashed contexts, match, LM, bias."""
+MATCH_MIN = 6
+"""Bytes hashed to find a match candidate."""
+MATCH_BUCKETS = 32
+LIMIT = 255
+"""Adaptation count limit of the context maps: rate 1/(n + 1.5) never falls below 1/256.5."""
+MIXER_SHIFT = 16
+MIXER_RATE = 16
+APM_RATE = 7
+APM_BINS = 33
+
+_DT = np.array([16384 // (i + i + 3) for i in range(1024)], dtype=np.int64)
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xD6E8FEB86659FD93)
+_TOP = np.uint64(1 << 56)
+_U8 = np.uint64(8)
+_U12 = np.uint64(12)
+_U56 = np.uint64(56)
+
+# Per-stream scalar registers (int64 columns of ``reg``).
+R_C4, R_C8, R_WORD, R_MPTR, R_MLEN, R_POS = range(6)
+N_REG = 6
+
+
+@numba.njit(inline="always", cache=True)
+def _sm_next(t: int, y: int) -> int:
+    """A context map cell after seeing bit y: 22-bit probability, 10-bit count, rate 1/(n+1.5)."""
+    n = t & 1023
+    p = t >> 10
+    if n < LIMIT:
+        t += 1
+    else:
+        t = (t & 0xFFFFFC00) | LIMIT
+    t += ((((y << 22) - p) >> 3) * _DT[n]) & -1024
+    if t < 0:
+        t &= 1023
+    return t & 0xFFFFFFFF
+
+
+@numba.njit(inline="always", cache=True)
+def _hash(value: int, salt: int, bits: int) -> int:
+    h = (np.uint64(value) + np.uint64(salt) * _K2) * _K1
+    return np.int64(h >> np.uint64(64 - bits))
+
+
+@numba.njit(inline="always", cache=True)
+def _apm(table: np.ndarray, s: int, ctx: int, p: int) -> tuple[int, int]:
+    """Refined probability of p in context ctx, and the cell to update."""
+    st = STRETCH[p] + 2048
+    lo = st >> 7
+    w = st & 127
+    out = (np.int64(table[s, ctx, lo]) * (128 - w) + np.int64(table[s, ctx, lo + 1]) * w) >> 11
+    return out, lo + (w >> 6)
+
+
+@numba.njit(cache=True)
+def code_byte(
+    decode: bool, s: int, byte: int, lm: np.ndarray, use_lm: bool, hist: np.ndarray, st: tuple, co: tuple
+) -> int:
+    """Code (or decode, when ``decode``) one byte of stream s; returns it.
+
+    ``lm`` is the LM's frequency table for this byte (ignored unless ``use_lm``); ``hist[s]``
+    holds the stream's bytes (the decoder's are written here as they come out).
+    """
+    o0, o1, hashed, msm, mixw, apm1, apm2, reg, mht = st
+    low, rng, pos, buf = co
+    hash_mask = hashed.shape[2] - 1
+    c4 = reg[s, R_C4]
+    c1 = c4 & 0xFF
+    mlen = reg[s, R_MLEN]
+    mbyte = np.int64(hist[s, reg[s, R_MPTR]]) if mlen > 0 else 0
+    cum = np.zeros(257, dtype=np.int64)
+    if use_lm:
+        for i in range(256):
+            cum[i + 1] = cum[i] + lm[i]
+    base = np.empty(N_HASHED, dtype=np.int64)
+    cells = np.empty(N_HASHED, dtype=np.int64)
+    x = np.empty(N_INPUTS, dtype=np.int64)
+    for i in range(N_HASHED):
+        base[i] = _base_of(reg, s, i, hash_mask)
+    c0 = 1
+    for k in range(8):
+        # --- predict
+        x[0] = STRETCH[o0[s, c0] >> 20]
+        x[1] = STRETCH[o1[s, (c1 << 8) | c0] >> 20]
+        for i in range(N_HASHED):
+            cells[i] = (base[i] + c0 * 0x9E3779B1) & hash_mask
+            x[2 + i] = STRETCH[hashed[s, i, cells[i]] >> 20]
+        mctx = -1
+        if mlen > 0:
+            if ((mbyte | 256) >> (8 - k)) == c0:
+                ebit = (mbyte >> (7 - k)) & 1
+                bucket = mlen if mlen < 16 else min(16 + ((mlen - 16) >> 3), MATCH_BUCKETS - 1)
+                mctx = bucket * 2 + ebit
+                x[2 + N_HASHED] = STRETCH[msm[s, mctx] >> 20]
+            else:
+                mlen = 0
+        if mctx < 0:
+            x[2 + N_HASHED] = 0
+        if use_lm:
+            width = 256 >> k
+            lo = (c0 - (1 << k)) * width
+            total = cum[lo + width] - cum[lo]
+            p_lm = (cum[lo + width] - cum[lo + width // 2]) * 4096 // total
+            x[3 + N_HASHED] = STRETCH[min(max(p_lm, 1), 4095)]
+        else:
+            x[3 + N_HASHED] = 0
+        x[4 + N_HASHED] = 256
+        dot = 0
+        for i in range(N_INPUTS):
+            dot += x[i] * mixw[s, c0, i]
+        dot = min(max(dot >> MIXER_SHIFT, -2047), 2047)
+        p_mix = SQUASH[dot + 2048]
+        p1, a1 = _apm(apm1, s, c0, p_mix)
+        actx = (c1 << 8) | c0
+        p2, a2 = _apm(apm2, s, actx, p_mix)
+        p = min(max((2 * p_mix + p1 + p2 * 1 + 2) >> 2, 1), 4095)
+        # --- code: symbol 0 is (0, 4096 - p), symbol 1 is (4096 - p, p)
+        r = rng[s] >> _U12
+        split = np.uint64(4096 - p)
+        if decode:
+            target = min(low[s] // r, np.uint64(4095))
+            y = 1 if target >= split else 0
+            if y:
+                low[s] -= r * split
+                rng[s] = r * np.uint64(p)
+            else:
+                rng[s] = r * split
+            while rng[s] < _TOP:
+                q = pos[s]
+                b = np.uint64(buf[s, q]) if q < buf.shape[1] else np.uint64(0)
+                low[s] = (low[s] << _U8) | b
+                pos[s] = q + 1
+                rng[s] = rng[s] << _U8
+        else:
+            y = (byte >> (7 - k)) & 1
+            if y:
+                new_low = low[s] + r * split
+                if new_low < low[s]:
+                    q = pos[s] - 1
+                    while True:
+                        v = buf[s, q]
+                        buf[s, q] = np.uint8((np.int64(v) + 1) & 0xFF)
+                        if v != 0xFF:
+                            break
+                        q -= 1
+                low[s] = new_low
+                rng[s] = r * np.uint64(p)
+            else:
+                rng[s] = r * split
+            while rng[s] < _TOP:
+                buf[s, pos[s]] = np.uint8(low[s] >> _U56)
+                pos[s] += 1
+                low[s] = low[s] << _U8
+                rng[s] = rng[s] << _U8
+        # --- learn
+        o0[s, c0] = _sm_next(np.int64(o0[s, c0]), y)
+        o1[s, (c1 << 8) | c0] = _sm_next(np.int64(o1[s, (c1 << 8) | c0]), y)
+        for i in range(N_HASHED):
+            hashed[s, i, cells[i]] = _sm_next(np.int64(hashed[s, i, cells[i]]), y)
+        if mctx >= 0:
+            msm[s, mctx] = _sm_next(np.int64(msm[s, mctx]), y)
+        err = ((y << 12) - p_mix) * MIXER_RATE
+        for i in range(N_INPUTS):
+            mixw[s, c0, i] += (x[i] * err) >> 16
+        target16 = 65535 * y
+        apm1[s, c0, a1] += (target16 - np.int64(apm1[s, c0, a1])) >> APM_RATE
+        apm2[s, actx, a2] += (target16 - np.int64(apm2[s, actx, a2])) >> APM_RATE
+        c0 = (c0 << 1) | y
+    byte = c0 & 0xFF
+    hist[s, reg[s, R_POS]] = byte  # the decoder's output; the match model reads it back at once
+    _end_of_byte(s, byte, mlen, hist, reg, mht)
+    return byte
+
+
+@numba.njit(inline="always", cache=True)
+def _base_of(reg: np.ndarray, s: int, i: int, mask: int) -> int:
+    """Slot base of hashed context i at the current byte boundary."""
+    c4 = reg[s, R_C4]
+    if i == 0:
+        v = c4 & 0xFFFF
+    elif i == 1:
+        v = c4 & 0xFFFFFF
+    elif i == 2:
+        v = c4
+    elif i == 3:
+        v = c4 | ((reg[s, R_C8] & 0xFFFF) << 32)
+    else:
+        v = (reg[s, R_WORD] << 8) | (c4 & 0xFF)
+    return _hash(v, i + 1, 40) & mask
+
+
+@numba.njit(inline="always", cache=True)
+def _end_of_byte(s: int, byte: int, mlen: int, hist: np.ndarray, reg: np.ndarray, mht: np.ndarray) -> None:
+    """Shift the byte into the context registers and move the match model on."""
+    pos = reg[s, R_POS] + 1
+    reg[s, R_POS] = pos
+    c4 = reg[s, R_C4]
+    reg[s, R_C8] = ((reg[s, R_C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
+    c4 = ((c4 << 8) | byte) & 0xFFFFFFFF
+    reg[s, R_C4] = c4
+    lower = byte | 32
+    if 97 <= lower <= 122 or byte >= 128:
+        reg[s, R_WORD] = ((reg[s, R_WORD] + lower + 1) * 0x3D4D51CB) & 0xFFFFFFFF
+    else:
+        reg[s, R_WORD] = 0
+    mptr = reg[s, R_MPTR]
+    if mlen > 0:
+        mptr += 1
+        mlen = min(mlen + 1, 65535)
+    if pos >= MATCH_MIN:
+        h = _hash(c4 | ((reg[s, R_C8] & 0xFFFF) << 32), 99, 40) & (mht.shape[1] - 1)
+        if mlen == 0:
+            cand = np.int64(mht[s, h])
+            if cand > 0:
+                n = 0
+                while n < 64 and n < cand and hist[s, pos - 1 - n] == hist[s, cand - 1 - n]:
+                    n += 1
+                if n > 0:
+                    mlen, mptr = n, cand
+        mht[s, h] = pos
+    reg[s, R_MLEN] = mlen
+    reg[s, R_MPTR] = mptr
+
+
+@numba.njit(cache=True, nogil=True)
+def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple, co: tuple) -> int:
+    """Code bytes start..end-1 of stream s without an LM; stops early (returning the next index)
+    when the encoder's output buffer has room for fewer than 24 more bytes."""
+    dummy = np.zeros(1, dtype=np.int64)
+    buf = co[3]
+    for i in range(start, end):
+        if not decode and co[2][s] + 24 > buf.shape[1]:
+            return i
+        code_byte(decode, s, np.int64(hist[s, i]), dummy, False, hist, st, co)
+    return end
+
+
+@numba.njit(cache=True, nogil=True)
+def step(
+    decode: bool, streams: np.ndarray, at: int, tables: np.ndarray, hist: np.ndarray, st: tuple, co: tuple
+) -> None:
+    """Code byte ``at`` of each of ``streams``, with row j of ``tables`` as stream j's LM table."""
+    for j in range(streams.shape[0]):
+        s = streams[j]
+        code_byte(decode, s, np.int64(hist[s, at]), tables[j], True, hist, st, co)

@@ -1,0 +1,159 @@
+"""The mixing model as a predictor: adaptive models of the data, optionally mixed with an LM.
+
+Without an LM each stream is coded start to finish in compiled code, streams spread over threads.
+With an LM the streams advance in lock-step, because the LM (batched over streams) must see each
+decoded byte before it can predict the next one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numpy as np
+
+from lmarchive.coding import BatchDecoder, BatchEncoder
+from lmarchive.errors import CancelledError
+from lmarchive.models.base import TICK_EVERY, ByteSymbols, Predictor, TablePredictor, TickFn, sha256_of
+from lmarchive.models.mix import kernel
+from lmarchive.models.mix.state import MixParams, new_state
+
+_ALGORITHM = b"lmarchive.mix/1"
+_PIECE = 1 << 16
+"""Bytes coded per compiled call without an LM: the interval between ticks."""
+
+
+class MixPredictor(ByteSymbols, Predictor):
+    """Context, word and match models mixed in the log-odds domain, plus an LM's prediction when given."""
+
+    def __init__(self, name: str, params: MixParams, lm: TablePredictor | None = None, threads: int | None = None):
+        if lm is not None and lm.vocab_size != 256:
+            raise ValueError("the mixing model needs a byte-level LM")
+        self.name = name
+        self.params = params
+        self.lm = lm
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        # Alone: long chunks (the models learn the file), two per entry so two cores can share a
+        # large file.  With an LM: many chunks, so the lock-step LM decodes enough at once.
+        self.chunking = (1 << 20, 16 << 20, 2) if lm is None else (256 << 10, 1 << 20, 16)
+        self._fingerprint = sha256_of(_ALGORITHM, params.encode(), lm.fingerprint if lm is not None else b"")
+
+    # -- without an LM: one stream at a time per thread ------------------------------------------
+
+    def _encode_one(self, seq: np.ndarray, progress: _Shared, job: int) -> bytes:
+        hist = np.array(seq, dtype=np.uint8).reshape(1, -1)  # a writable copy: one compiled signature
+        enc = BatchEncoder(1, capacity=len(seq) // 2 + 64)
+        st = new_state(1, self.params)
+        at = 0
+        while at < len(seq):
+            progress.check()
+            end = min(at + _PIECE, len(seq))
+            reached = kernel.run(False, 0, at, end, hist, st, (enc.low, enc.rng, enc.pos, enc.out))
+            if reached < end:
+                enc.reserve(enc.out.shape[1] * 2)
+            progress.done[job] += reached - at
+            at = reached
+        return enc.finish(0)
+
+    def _decode_one(self, data: bytes, length: int, progress: _Shared, job: int) -> np.ndarray:
+        hist = np.zeros((1, length), dtype=np.uint8)
+        dec = BatchDecoder([data])
+        st = new_state(1, self.params)
+        for at in range(0, length, _PIECE):
+            progress.check()
+            end = min(at + _PIECE, length)
+            kernel.run(True, 0, at, end, hist, st, (dec.code, dec.rng, dec.pos, dec.buf))
+            progress.done[job] += end - at
+        return hist[0]
+
+    def _parallel(self, jobs: list[tuple], tick: TickFn) -> list:
+        """Run the per-stream jobs on threads (the kernel releases the GIL), ticking meanwhile."""
+        progress = _Shared(len(jobs))
+        if len(jobs) <= 1 or self.threads <= 1:
+            results = []
+            for j, (fn, *args) in enumerate(jobs):
+                results.append(fn(*args, progress, j))
+                tick(sum(progress.done))
+            return results
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(jobs))) as pool:
+            futures = [pool.submit(fn, *args, progress, j) for j, (fn, *args) in enumerate(jobs)]
+            pending = set(futures)
+            try:
+                while pending:
+                    _, pending = wait(pending, timeout=0.1)
+                    tick(sum(progress.done))
+            except BaseException:
+                progress.stop = True  # running jobs stop at their next piece
+                raise
+            return [f.result() for f in futures]
+
+    # -- with an LM: lock-step ----------------------------------------------------------------------
+
+    def _encode_with_lm(self, lm: TablePredictor, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
+        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        hist = np.zeros((len(sequences), int(lengths.max(initial=0))), dtype=np.uint8)
+        for i, seq in enumerate(sequences):
+            hist[i, : len(seq)] = seq
+        enc = BatchEncoder(len(sequences), capacity=int(lengths.max(initial=0)) // 2 + 64)
+        st = new_state(len(sequences), self.params)
+        for at, (streams, tables, _) in enumerate(lm.encode_tables(sequences)):
+            if int(enc.pos.max()) + 24 > enc.out.shape[1]:
+                enc.reserve(enc.out.shape[1] * 2)
+            co = (enc.low, enc.rng, enc.pos, enc.out)
+            kernel.step(False, np.ascontiguousarray(streams), at, _int64(tables), hist, st, co)
+            if at % TICK_EVERY == 0:
+                tick(int(np.minimum(lengths, at).sum()))
+        return [enc.finish(i) for i in range(len(sequences))]
+
+    def _decode_with_lm(
+        self, lm: TablePredictor, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn
+    ) -> list[np.ndarray]:
+        order = sorted(range(len(coded)), key=lambda i: -lengths[i])
+        ordered = np.array([lengths[i] for i in order], dtype=np.int64)
+        dec = BatchDecoder([coded[i] for i in order])
+        co = (dec.code, dec.rng, dec.pos, dec.buf)
+        st = new_state(len(order), self.params)
+        batch = lm.open_batch(len(order))
+        hist = np.zeros((len(order), int(ordered.max(initial=0))), dtype=np.uint8)
+        active = len(order)
+        for at in range(hist.shape[1]):
+            while active and ordered[active - 1] <= at:
+                active -= 1
+            streams = np.arange(active)
+            kernel.step(True, streams, at, _int64(batch.frequencies(streams)), hist, st, co)
+            batch.update(streams, hist[:active, at].astype(np.int64))
+            if at % TICK_EVERY == 0:
+                tick(int(np.minimum(ordered, at).sum()))
+        result: list[np.ndarray] = [hist[0, :0]] * len(order)
+        for row, i in enumerate(order):
+            result[i] = hist[row, : ordered[row]]
+        return result
+
+    # -- the predictor interface --------------------------------------------------------------------
+
+    def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
+        if self.lm is not None:
+            return self._encode_with_lm(self.lm, sequences, tick)
+        return self._parallel([(self._encode_one, s) for s in sequences], tick)
+
+    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+        if self.lm is not None:
+            return self._decode_with_lm(self.lm, coded, lengths, tick)
+        return self._parallel([(self._decode_one, c, n) for c, n in zip(coded, lengths, strict=True)], tick)
+
+
+class _Shared:
+    """What the coding threads share with the caller: symbols done per job, and a stop flag."""
+
+    def __init__(self, jobs: int) -> None:
+        self.done = [0] * jobs
+        self.stop = False
+
+    def check(self) -> None:
+        if self.stop:
+            raise CancelledError("cancelled")
+
+
+def _int64(tables: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(tables, dtype=np.int64)
