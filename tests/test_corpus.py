@@ -14,6 +14,7 @@ import pytest
 
 from lmarchive.training import corpus, synthetic
 from lmarchive.training.corpus import Fetched, Source
+from lmarchive.training.data import read_index
 
 GOOD = """
 exclude_everywhere = ["usr/share/doc/*/copyright"]
@@ -163,7 +164,7 @@ def test_shards_and_index_round_trip(tmp_path: Path) -> None:
         writer.add(source, path, data)
     shards = writer.close()
     assert [s["name"] for s in shards] == ["shard-00000.bin", "shard-00001.bin", "shard-00002.bin"]
-    rows = corpus.read_index(tmp_path)
+    rows = read_index(tmp_path)
     assert [(r[3], r[4]) for r in rows] == [(s, p) for s, p, _ in files]
     for (shard, offset, length, _, _), (_, _, data) in zip(rows, files, strict=True):
         assert (tmp_path / shard).read_bytes()[offset : offset + length] == data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,16 @@ from conftest import text_bytes
 from lmarchive.models.lm import quant
 from lmarchive.models.lm.exact import LMConfig
 from lmarchive.models.lm.predictor import LMPredictor
+from lmarchive.training.corpus import ShardWriter
 from lmarchive.training.data import load_corpus, random_crops
-from lmarchive.training.train_lm import load_checkpoint, main, new_state, save_checkpoint, train_step
+from lmarchive.training.train_lm import (
+    corpus_sources,
+    load_checkpoint,
+    main,
+    new_state,
+    save_checkpoint,
+    train_step,
+)
 
 TINY = LMConfig(vocab_size=256, d_model=32, n_layers=1, n_heads=2, d_ffn=64, window=16, rope_period=64)
 
@@ -57,6 +66,20 @@ def test_corpus_skips_binaries_and_holds_out_files(tmp_path: Path) -> None:
     assert b"\0" not in corpus.train.tobytes() + corpus.val.tobytes()
     assert corpus.val.tobytes() == b"x49\nx99"
     assert load_corpus([tmp_path]).train.tobytes() == corpus.train.tobytes()  # deterministic
+
+
+def test_a_built_corpus_folder_is_read_from_its_shards(tmp_path: Path) -> None:
+    writer = ShardWriter(tmp_path, shard_bytes=64)
+    for i in range(60):
+        writer.add("docs" if i < 30 else "code", f"d/f{i:02}.txt", b"y%d" % i)
+    writer.add("bin", "a.out", b"\x7fELF\0")
+    assert len(writer.close()) > 2
+    corpus = load_corpus([tmp_path])
+    assert corpus.val_files == [tmp_path / "code" / "d/f49.txt"] and corpus.val.tobytes() == b"y49"
+    assert len(corpus.train_files) == 59 and b"\0" not in corpus.train.tobytes()
+    assert corpus.train.tobytes().startswith(b"y0\ny1\ny2\n")
+    assert corpus_sources(corpus.train_files, [tmp_path]) == Counter(docs=30, code=29)
+    assert load_corpus([tmp_path], [".out"]).train_files == []  # suffixes apply to the indexed paths
 
 
 def test_crops_start_with_bos_and_targets_are_shifted() -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lmarchive.training import synthetic
-from lmarchive.training.data import MAX_FILE_BYTES, SEPARATOR, SNIFF_BYTES, check_allowed
+from lmarchive.training.data import INDEX_NAME, MAX_FILE_BYTES, SEPARATOR, SNIFF_BYTES, check_allowed
 
 SOURCES_FILE = Path(__file__).with_name("sources.toml")
 KINDS = ("deb", "pypi", "synthetic")
@@ -328,19 +328,8 @@ class ShardWriter:
     def close(self) -> list[dict[str, Any]]:
         """Finish the last shard, write ``files.tsv``; the shards' names, sizes and sha256."""
         self._finish()
-        (self.out / "files.tsv").write_bytes(b"".join(self.rows))
+        (self.out / INDEX_NAME).write_bytes(b"".join(self.rows))
         return self.shards
-
-
-def read_index(out: Path) -> list[tuple[str, int, int, str, str]]:
-    """Rows of ``out/files.tsv``: (shard, offset, length, source, path)."""
-    rows = []
-    for line in (out / "files.tsv").read_bytes().splitlines()[1:]:
-        shard, offset, length, source, path = line.split(b"\t")
-        rows.append(
-            (shard.decode(), int(offset), int(length), source.decode(), path.decode("utf-8", "surrogateescape"))
-        )
-    return rows
 
 
 def _run(cmd: Sequence[str], cwd: Path) -> str:
@@ -459,7 +448,7 @@ def build(
     """Fetch, filter and shard ``sources`` (in order) into ``out``; the manifest written there."""
     check_allowed(out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob("shard-*.bin"), out / "files.tsv", out / "manifest.json", out / "TRAINING_DATA.md"]:
+    for stale in [*out.glob("shard-*.bin"), out / INDEX_NAME, out / "manifest.json", out / "TRAINING_DATA.md"]:
         stale.unlink(missing_ok=True)
     writer, entries = ShardWriter(out, shard_bytes), []
     seen: set[bytes] = set()

@@ -1,8 +1,10 @@
 """Byte-level training data: text files gathered into one array, split and cropped.
 
-Only text is useful to a byte LM trained this small, so binary-looking and huge files are
-skipped.  The benchmark corpus is never readable from here: training on it would make every
-benchmark number meaningless.
+A root is a file, a folder of files, or a corpus folder built by ``lmarchive.training.corpus``
+(one holding ``files.tsv``), whose files are read back from its shards.  Only text is useful to
+a byte LM trained this small, so binary-looking and huge files are skipped.  The benchmark
+corpus is never readable from here: training on it would make every benchmark number
+meaningless.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 FORBIDDEN = ("/work/shared", "shared/corpus")
 """Path fragments of the benchmark data; the loader refuses them."""
 MAX_FILE_BYTES = 5 << 20
+"""Larger plain files are skipped (a corpus folder's files were already bounded by its builder)."""
 SNIFF_BYTES = 8192
 SEPARATOR = b"\n"
+INDEX_NAME = "files.tsv"
 
 
 def check_allowed(path: Path) -> None:
@@ -47,6 +51,35 @@ def iter_files(root: Path, suffixes: Sequence[str]) -> Iterable[Path]:
             yield path
 
 
+def read_index(out: Path) -> list[tuple[str, int, int, str, str]]:
+    """Rows of a corpus folder's ``files.tsv``: (shard, offset, length, source, path)."""
+    rows = []
+    for line in (out / INDEX_NAME).read_bytes().splitlines()[1:]:
+        shard, offset, length, source, path = line.split(b"\t")
+        rows.append(
+            (shard.decode(), int(offset), int(length), source.decode(), path.decode("utf-8", "surrogateescape"))
+        )
+    return rows
+
+
+def iter_documents(root: Path, suffixes: Sequence[str]) -> Iterable[tuple[Path, bytes]]:
+    """(name, contents) of the text files of ``root``: a corpus folder's files in index order,
+    named ``root/SOURCE/PATH``, or :func:`iter_files`'s files up to ``MAX_FILE_BYTES``."""
+    check_allowed(root)
+    if (root / INDEX_NAME).is_file():
+        shard_name, shard = "", b""
+        for name, offset, length, source, path in read_index(root):
+            if name != shard_name:  # files are indexed shard by shard: hold one shard at a time
+                shard_name, shard = name, (root / name).read_bytes()
+            data = shard[offset : offset + length]
+            if (not suffixes or Path(path).suffix in suffixes) and b"\0" not in data[:SNIFF_BYTES]:
+                yield root / source / path, data
+        return
+    for path in iter_files(root, suffixes):
+        if path.stat().st_size <= MAX_FILE_BYTES and not looks_binary(path):
+            yield path, path.read_bytes()
+
+
 @dataclass
 class ByteCorpus:
     """Training and held-out bytes, and which files went where."""
@@ -69,12 +102,11 @@ def load_corpus(
     files: dict[bool, list[Path]] = {False: [], True: []}
     seen: set[Path] = set()
     total = 0
-    for path in (path for root in roots for path in iter_files(Path(root), suffixes)):
+    for path, data in (doc for root in roots for doc in iter_documents(Path(root), suffixes)):
         real = path.resolve()
-        if real in seen or path.stat().st_size > MAX_FILE_BYTES or looks_binary(path):
+        if real in seen:
             continue
         seen.add(real)
-        data = path.read_bytes()
         if max_bytes is not None and total + len(data) > max_bytes:
             break
         held_out = len(seen) % val_every == 0

@@ -29,7 +29,7 @@ from lmarchive.models.lm import quant
 from lmarchive.models.lm.convert import export_tensors, save_model
 from lmarchive.models.lm.exact import ExactTransformer, LMConfig
 from lmarchive.models.lm.float_model import FloatTransformer
-from lmarchive.training.data import ByteCorpus, load_corpus, random_crops
+from lmarchive.training.data import INDEX_NAME, ByteCorpus, load_corpus, random_crops
 
 LN2 = math.log(2.0)
 WARMUP_STEPS = 100
@@ -182,6 +182,12 @@ def debian_packages(files: Sequence[Path]) -> Counter[str]:
     return Counter(found.get(str(f), "unknown") for f in files)
 
 
+def corpus_sources(files: Sequence[Path], roots: Sequence[Path]) -> Counter[str]:
+    """Files per source of those ``files`` that come from corpus folders (roots with an index)."""
+    built = [root for root in roots if (root / INDEX_NAME).is_file()]
+    return Counter(f.relative_to(root).parts[0] for f in files for root in built if f.is_relative_to(root))
+
+
 def describe_paths(paths: Sequence[Path]) -> str:
     """Paths that differ in one middle folder only, such as /usr/share/doc/*/copyright, as one pattern."""
     groups: dict[Path, list[Path]] = {}
@@ -202,7 +208,9 @@ def model_card(
 ) -> str:
     """The card: what the model is, what it was trained on and how well it codes held-out bytes."""
     files = corpus.train_files + corpus.val_files
-    packages = debian_packages(files)
+    sources = corpus_sources(files, args.data)
+    plain = [f for f in files if f.is_file()]  # a corpus folder's files live in its shards
+    packages = debian_packages(plain) if plain else Counter()
     single = sorted(pkg for pkg, n in packages.items() if n == 1)  # listed in full they would swamp the card
     params = sum(p.numel() for p in state.model.parameters())
     lines = [
@@ -222,11 +230,13 @@ def model_card(
         + (f", capped at {args.max_bytes} bytes" if args.max_bytes else "")
         + ".",
         "",
-        "Files per Debian package (`dpkg -S`):",
-        "",
+        *(["Files per corpus source (see TRAINING_DATA.md):", ""] if sources else []),
+        *(f"- {name}: {n} files" for name, n in sources.items()),
+        *([""] if sources else []),
+        *(["Files per Debian package (`dpkg -S`):", ""] if packages else []),
         *(f"- {pkg}: {n} files" for pkg, n in sorted(packages.items()) if n > 1),
         *([f"- one file each from {len(single)} more packages, e.g. {', '.join(single[:5])}"] if single else []),
-        "",
+        *([""] if packages else []),
         f"{len(corpus.train_files)} training files ({len(corpus.train)} bytes), "
         f"{len(corpus.val_files)} held-out files ({len(corpus.val)} bytes; every 50th file).",
         "",
