@@ -7,10 +7,12 @@ re-imports the main module in the child, which must stay free of Qt.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import signal
 import sys
+import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +32,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description=f"{APP_NAME}: open an .lmz archive, or start a new one with the given files and folders.",
     )
     parser.add_argument("paths", metavar="PATH", nargs="*", help="an archive to open, or files to archive")
+    parser.add_argument(
+        "--report-open",
+        metavar="FILE",
+        type=Path,
+        help="open the PATHs in a window of its own (never handing them to a running one), write what the "
+        "window then shows to FILE as JSON, and quit: how packaging checks prove a built app opens archives",
+    )
     return parser.parse_args(argv)
+
+
+def write_open_report(window: MainWindow, report: Path) -> None:
+    """What the window shows after opening its command-line paths: the archive, its entries, any error boxes."""
+    from PySide6.QtWidgets import QMessageBox
+
+    data = {
+        "archive": None if window.archive is None else str(window.archive),
+        "entries": window.model.names(),
+        "errors": [box.text() for box in window.findChildren(QMessageBox) if box.isVisible()],
+        "written_at": time.time(),
+    }
+    report.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def setup_logging() -> Path | None:
@@ -72,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     paths = [str(Path(p).absolute()) for p in args.paths]
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
 
     from app.application import ArchiveApplication
     from app.main_window import MainWindow
@@ -81,12 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.worker import ProcessWorker
 
     app = ArchiveApplication(sys.argv[:1])
-    name = server_name()
-    if send_paths(name, paths):
-        return 0
-    server = InstanceServer(name)
-    if not server.listen() and send_paths(name, paths):  # another instance started just now
-        return 0
+    server: InstanceServer | None = None
+    if args.report_open is None:
+        name = server_name()
+        if send_paths(name, paths):
+            return 0
+        server = InstanceServer(name)
+        if not server.listen() and send_paths(name, paths):  # another instance started just now
+            return 0
     log_file = setup_logging()
     log.info("starting; log file %s", log_file)
 
@@ -100,15 +124,25 @@ def main(argv: list[str] | None = None) -> int:
         window.show_error("Unexpected error", f"{kind.__name__}: {exc} (details are in the log)")
 
     sys.excepthook = excepthook
-    server.paths_received.connect(window.open_from_os)
-    app.file_open_requested.connect(lambda path: window.open_from_os([path]))
+    if server is not None:
+        server.paths_received.connect(window.open_from_os)
     app.aboutToQuit.connect(window.shutdown)
     quit_on_signals(window)
     window.show()
-    if paths:
-        QTimer.singleShot(0, lambda: window.open_from_os(paths))
+
+    def open_command_line() -> None:
+        if paths:
+            window.open_from_os(paths)
+        app.open_files_with(window.open_from_os)  # macOS file-open events, including any that came first
+        if args.report_open is not None:
+            QCoreApplication.processEvents()  # let the window paint what it opened
+            write_open_report(window, args.report_open)
+            app.quit()
+
+    QTimer.singleShot(0, open_command_line)
     status = app.exec()
-    server.close()
+    if server is not None:
+        server.close()
     return status
 
 

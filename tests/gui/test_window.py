@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -14,6 +14,7 @@ from app.entry_model import Column
 from app.main_window import MainWindow
 from app.settings import Settings
 from lmarchive.container import ContainerReader
+from lmarchive.models.registry import DEFAULT_MODEL, resolve
 
 from .conftest import make_archive, make_tree, partial_files, text
 
@@ -68,7 +69,7 @@ def test_open_archive_lists_entries_with_ratios(window: MainWindow, sample: Path
     readme = next(r for r in range(window.proxy.rowCount()) if shown_names(window)[r] == "docs/readme.txt")
     cells = {c: window.proxy.index(readme, c).data() for c in Column}
     assert cells[Column.METHOD] == "model"
-    assert cells[Column.MODEL] == "cm2"
+    assert cells[Column.MODEL] == resolve(DEFAULT_MODEL)
     assert cells[Column.RATIO].endswith("%") and cells[Column.GZIP].endswith("%")
     assert "bytes" in window.proxy.index(readme, Column.SIZE).data(Qt.ItemDataRole.ToolTipRole)
     assert "gzip -9" in window.proxy.index(readme, Column.RATIO).data(Qt.ItemDataRole.ToolTipRole)
@@ -280,9 +281,3 @@ def test_paths_from_the_os(window: MainWindow, sample: Path, tmp_path: Path, mon
 
     window.open_from_os([str(tmp_path / "missing.txt")])
     assert "No such file or folder" in message_boxes(window)[-1].text()
-
-
-def test_file_open_event_reaches_the_application(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> None:
-    with qtbot.waitSignal(qapp.file_open_requested, timeout=2000) as signal:  # type: ignore[attr-defined]
-        QApplication.sendEvent(qapp, QFileOpenEvent(str(tmp_path / "a.lmz")))
-    assert signal.args == [str(tmp_path / "a.lmz")]
