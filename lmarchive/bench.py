@@ -1,11 +1,12 @@
-"""Compare a model with standard compressors on the same files, every output checked by decoding it.
+"""Compare models (by default every profile) with standard compressors on the same files, side by side.
 
-The model goes through the real archive path: all files are written as one .lmz archive (the
-codec batches chunks across files, so coding them one by one would misstate its speed) and that
-archive is decoded again.  Its per-file size is the entry's coded chunk bytes; the archive's
-header and directory are reported separately.  Its times cover the whole archive, so per-file
-model times are None (null in JSON) rather than an invented split.  The other methods compress
-each file on its own, and their totals are sums over files.
+Every output is checked by decoding it.  Each model goes through the real archive path: all
+files are written as one .lmz archive (the codec batches chunks across files, so coding them one
+by one would misstate its speed) and that archive is decoded again.  Its per-file size is the
+entry's coded chunk bytes; the archive's header and directory are reported separately.  Its
+times cover the whole archive, so per-file model times are None (null in JSON) rather than an
+invented split.  The other methods compress each file on its own, and their totals are sums over
+files.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ import pyppmd
 import zstandard
 
 from lmarchive.container import ContainerReader
-from lmarchive.errors import LMArchiveError
-from lmarchive.models.registry import DEFAULT_MODEL, load_model
+from lmarchive.errors import LMArchiveError, ModelError
+from lmarchive.models.base import Predictor
+from lmarchive.models.registry import PROFILES, load_model, resolve
 from lmarchive.reading import ReadCallbacks, iter_chunks
 from lmarchive.writing import Source, WriteCallbacks, collect_sources, write_archive
 
 MODEL = "model"
-"""The method name for the chosen ``--model`` coded through the archive."""
+"""The method name that stands for the chosen models, each coded through an archive."""
+DEFAULT_BENCH_MODELS: tuple[str, ...] = tuple(PROFILES)
+"""Every profile, so one run shows the choices a user has."""
 
 PPMD_ORDER = 32
 PPMD_MAX_MEM = 192 << 20
@@ -98,11 +102,13 @@ CODECS: dict[str, Codec] = {
 ALL_METHODS: tuple[str, ...] = (MODEL, *CODECS)
 
 HELP_NOTES = f"""\
-methods: {MODEL} = --model through a real .lmz archive; gzip -9 (zlib, gzip wrapper); bzip2 -9;
+methods: {MODEL} = each --model through a real .lmz archive; gzip -9 (zlib, gzip wrapper); bzip2 -9;
   xz -9e; zstd -19; brotli -q 11 (window 2**24); PPMd var. H, order 32, memory as 7-Zip -mx=9.
 Every output is decoded and compared with its input; a mismatch is an error (exit 1).
-The model's sizes are its entries' coded chunk bytes (archive header and directory excluded,
-reported separately).  Its times cover the whole archive, because the codec batches all files
+Profiles that stand for the same model are run once, under the first name; a default profile
+whose model is not installed is skipped with a warning.
+A model's sizes are its entries' coded chunk bytes (archive header and directory excluded,
+reported separately).  Its times cover its whole archive, because the codec batches all files
 together (they include the archiver's own zstd and gzip trials); per-file model times are null
 in --json.  Other methods run file by file; their total times are sums."""
 
@@ -129,19 +135,31 @@ class FileResult:
 class BenchResult:
     """Everything a report needs, so the tables and the JSON come from the same numbers."""
 
-    model: str
+    models: tuple[str, ...]
+    """The models run, as named (profiles included); each is also a key of ``methods``."""
+    resolved: dict[str, str]
+    """Model name -> the concrete model it ran (differs for profiles)."""
     methods: tuple[str, ...]
+    """Column keys: the models, then the reference codecs."""
     files: list[FileResult]
     totals: dict[str, Measure]
-    archive_bytes: int | None
-    """Size of the model's whole .lmz file, or None when the model was not run."""
+    archive_bytes: dict[str, int]
+    """Size of each model's whole .lmz file."""
     skipped: list[str]
     """Symbolic links that were not followed."""
+    notices: list[str]
+    """Models not run (duplicates, or default profiles whose model is missing), for the user to see."""
 
     @property
     def total_size(self) -> int:
         """Input bytes over all files: the denominator of every total."""
         return sum(f.size for f in self.files)
+
+    def label(self, method: str) -> str:
+        """Column heading: 'fast (cmx)' for a profile, a model's own name, or a compressor with its settings."""
+        if method in self.resolved:
+            return f"{method} ({self.resolved[method]})" if method in PROFILES else method
+        return CODECS[method].label
 
 
 @dataclass
@@ -152,27 +170,55 @@ class BenchCallbacks:
     progress: Callable[[str, int], None] | None = None
 
 
-def label_of(method: str, model: str) -> str:
-    """Column heading: the model's own name, or the compressor with its settings ('xz -9e')."""
-    return model if method == MODEL else CODECS[method].label
+def choose_models(names: Sequence[str], *, skip_missing: bool) -> tuple[dict[str, Predictor], list[str]]:
+    """Load each model once, before any work starts, so a missing one fails (or is skipped) early.
+
+    Returns name -> predictor in the order given, and notices for the names left out: a repeat of
+    a model already chosen, or, with ``skip_missing``, a model that is not installed.
+    """
+    chosen: dict[str, Predictor] = {}
+    first: dict[str, str] = {}
+    notices: list[str] = []
+    for name in dict.fromkeys(names):  # a name given twice says nothing new
+        concrete = resolve(name)
+        if concrete in first:
+            notices.append(f"{name} is the same model as {first[concrete]} ({concrete}); run once")
+            continue
+        try:
+            chosen[name] = load_model(name)
+        except ModelError as exc:
+            if not skip_missing:
+                raise
+            notices.append(f"skipped {name}: {exc}")
+            continue
+        first[concrete] = name
+    return chosen, notices
 
 
 def run_bench(
     paths: Sequence[str | Path],
     *,
-    model: str = DEFAULT_MODEL,
+    models: Sequence[str] = DEFAULT_BENCH_MODELS,
     methods: Sequence[str] = ALL_METHODS,
     callbacks: BenchCallbacks | None = None,
+    skip_missing: bool = True,
 ) -> BenchResult:
-    """Measure ``methods`` on every file under ``paths``; raises LMArchiveError on any round-trip failure."""
+    """Measure ``methods`` on every file under ``paths``, ``model`` standing for each of ``models``.
+
+    ``skip_missing`` leaves out a model that is not installed (listed in ``notices``) instead of
+    raising ModelError, so the default profiles work on an installation without the LM.  Raises
+    LMArchiveError on any round-trip failure.
+    """
     cb = callbacks or BenchCallbacks()
+    predictors, notices = choose_models(models, skip_missing=skip_missing) if MODEL in methods else ({}, [])
+    codecs = [m for m in methods if m != MODEL]
     skipped: list[Path] = []
     found = [s.path for s in collect_sources(paths, skipped) if not s.is_dir and s.path is not None]
     if not found:
         raise LMArchiveError("no files to benchmark")
     contents = [path.read_bytes() for path in found]
     files = [FileResult(str(path), len(data)) for path, data in zip(found, contents, strict=True)]
-    passes = len(methods) + (1 if MODEL in methods else 0)  # the model's decoding is as slow as its coding
+    passes = len(codecs) + 2 * len(predictors)  # a model's decoding is as slow as its coding
     if cb.started is not None:
         cb.started(sum(f.size for f in files) * passes)
 
@@ -184,13 +230,21 @@ def run_bench(
         return advance
 
     totals: dict[str, Measure] = {}
-    archive_bytes = None
-    for method in methods:
-        if method == MODEL:
-            totals[MODEL], archive_bytes = _bench_model(model, files, contents, report)
-        else:
-            totals[method] = _bench_codec(method, files, contents, report(CODECS[method].label))
-    return BenchResult(model, tuple(methods), files, totals, archive_bytes, [str(p) for p in skipped])
+    archive_bytes: dict[str, int] = {}
+    for name, predictor in predictors.items():
+        totals[name], archive_bytes[name] = _bench_model(name, predictor, files, contents, report)
+    for method in codecs:
+        totals[method] = _bench_codec(method, files, contents, report(CODECS[method].label))
+    return BenchResult(
+        models=tuple(predictors),
+        resolved={name: predictor.name for name, predictor in predictors.items()},
+        methods=(*predictors, *codecs),
+        files=files,
+        totals=totals,
+        archive_bytes=archive_bytes,
+        skipped=[str(p) for p in skipped],
+        notices=notices,
+    )
 
 
 def _bench_codec(method: str, files: list[FileResult], contents: list[bytes], report: Callable[[int], None]) -> Measure:
@@ -216,10 +270,13 @@ def _bench_codec(method: str, files: list[FileResult], contents: list[bytes], re
 
 
 def _bench_model(
-    name: str, files: list[FileResult], contents: list[bytes], report: Callable[[str], Callable[[int], None]]
+    name: str,
+    predictor: Predictor,
+    files: list[FileResult],
+    contents: list[bytes],
+    report: Callable[[str], Callable[[int], None]],
 ) -> tuple[Measure, int]:
     """Write every file into one archive and decode it back; returns the totals and the archive's size."""
-    predictor = load_model(name)
     sources = [Source(f"f{index}", data=data) for index, data in enumerate(contents)]
     with tempfile.TemporaryDirectory(prefix="lmarchive-bench-") as folder:
         archive = Path(folder) / "bench.lmz"
@@ -241,7 +298,7 @@ def _bench_model(
     for file, data, entry in zip(files, contents, entries, strict=True):
         if b"".join(pieces[entry.name]) != data:
             raise LMArchiveError(f"{MODEL} {name} round trip failed on {file.path}: output differs from input")
-        file.methods[MODEL] = Measure(entry.packed, None, None)
+        file.methods[name] = Measure(entry.packed, None, None)
     return Measure(sum(e.packed for e in entries), compress_s, decompress_s), archive_bytes
 
 
@@ -261,9 +318,9 @@ def _measure_json(measure: Measure, size: int) -> dict[str, Any]:
 
 
 def to_json(result: BenchResult) -> dict[str, Any]:
-    """The ``bench --json`` object; ``methods`` keys are the method names (``model`` for the model)."""
+    """The ``bench --json`` object; ``methods`` keys are the model names as given, then the codec names."""
     return {
-        "model": result.model,
+        "models": list(result.models),
         "methods": list(result.methods),
         "files": [
             {

@@ -346,11 +346,19 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    check_model(args.model)
+    # Models the user named must all exist; of the default profiles, a missing one is skipped.
+    explicit = args.model is not None
+    models = args.model if explicit else bench.DEFAULT_BENCH_MODELS
+    for name in models:
+        check_model(name)
     resolve_device(args.device)
     callbacks = bench.BenchCallbacks(started=lambda total: console.open("bench", total), progress=console.step)
-    result = bench.run_bench(args.paths, model=args.model, methods=args.methods, callbacks=callbacks)
+    result = bench.run_bench(
+        args.paths, models=models, methods=args.methods, callbacks=callbacks, skip_missing=not explicit
+    )
     console.close()
+    for message in result.notices:
+        console.warn(message)
     for path in result.skipped:
         console.warn(f"skipped symbolic link {path}")
     if args.json:
@@ -374,8 +382,8 @@ def _tail(text: str, width: int) -> str:
 
 
 def format_bench(result: bench.BenchResult) -> str:
-    """Bits per byte per file and method (with a totals row), then total speeds per method."""
-    labels = [bench.label_of(m, result.model) for m in result.methods]
+    """Bits per byte per file and method (models first, with a totals row), then total speeds per method."""
+    labels = [result.label(m) for m in result.methods]
     total = result.total_size
     rows = [["file", "bytes", *labels]]
     for f in result.files:
@@ -383,18 +391,18 @@ def format_bench(result: bench.BenchResult) -> str:
         rows.append([_tail(printable(f.path), 48), f"{f.size:,}", *cells])
     rows.append(["total", f"{total:,}", *(_bpb_cell(result.totals[m].coded, total) for m in result.methods)])
     lines = ["bits per byte (lower is better)", *format_table(rows, left={0})]
-    if result.archive_bytes is not None:
-        lines.append(
-            f"{result.model}: coded chunk bytes of each entry; the whole archive, header and directory included, "
-            f"is {result.archive_bytes:,} bytes ({_bpb_cell(result.archive_bytes, total)} bpb)"
-        )
+    if result.models:
+        lines.append("models: coded chunk bytes of each entry; whole archives, header and directory included:")
+        for name in result.models:
+            size = result.archive_bytes[name]
+            lines.append(f"  {result.label(name)}: {size:,} bytes ({_bpb_cell(size, total)} bpb)")
     speeds = [["method", "compress MB/s", "decompress MB/s"]]
     for method, label in zip(result.methods, labels, strict=True):
         measure = result.totals[method]
         speeds.append([label, _speed_cell(total, measure.compress_s), _speed_cell(total, measure.decompress_s)])
     lines += ["", "speed over all files (MB = 10**6 bytes)", *format_table(speeds, left={0})]
-    if bench.MODEL in result.methods:
-        lines.append(f"{result.model}: all files in one archive, timed as a whole (create, then decode)")
+    if result.models:
+        lines.append("models: all files in one archive per model, timed as a whole (create, then decode)")
     return "\n".join(lines)
 
 
@@ -408,6 +416,14 @@ def methods_arg(text: str) -> tuple[str, ...]:
             f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(bench.ALL_METHODS)}"
         )
     return tuple(m for m in bench.ALL_METHODS if m in chosen)
+
+
+def models_arg(text: str) -> tuple[str, ...]:
+    """``--model fast,cm2`` -> the names in the order given (repeats are the bench's to drop)."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("no model given")
+    return names
 
 
 def program_version() -> str:
@@ -489,13 +505,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command(
         "bench",
-        "compare the model with gzip, bzip2, xz, zstd, brotli and PPMd",
-        model,
+        "compare models side by side with gzip, bzip2, xz, zstd, brotli and PPMd",
         device,
         epilog=bench.HELP_NOTES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub.add_argument("paths", metavar="PATH", nargs="+", help="files or folders (folders recurse)")
+    sub.add_argument(
+        "--model",
+        type=models_arg,
+        metavar="LIST",
+        help=f"comma-separated models or profiles to compare (default: all profiles, "
+        f"{','.join(bench.DEFAULT_BENCH_MODELS)}; '{PROG} models' lists them)",
+    )
     sub.add_argument(
         "--methods",
         type=methods_arg,

@@ -18,12 +18,14 @@ import sys
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lmarchive import bench, cli
 from lmarchive.cli import main
 from lmarchive.container import ContainerReader
+from lmarchive.models import registry
 from lmarchive.models.registry import DEFAULT_MODEL, available_models
 from lmarchive.writing import Source, WriteCallbacks, write_archive
 
@@ -302,6 +304,7 @@ def test_device_cuda_without_torch(
         ["extract", "x.lmz", "-o", "out", "--bogus"],
         ["test", "x.lmz", "--device", "tpu"],
         ["bench", "--methods", "gzip,nope", "f"],
+        ["bench", "--model", ",", "f"],
     ],
 )
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
@@ -386,15 +389,17 @@ def two_files(tmp_path: Path) -> list[Path]:
 
 
 def test_bench_json(capsys: pytest.CaptureFixture[str], two_files: list[Path]) -> None:
-    code, out, _ = run(capsys, "bench", "--json", "--methods", "ppmd,gzip,model,xz", *two_files)
+    code, out, _ = run(capsys, "bench", "--json", "--model", "fast,cm2", "--methods", "ppmd,gzip,model,xz", *two_files)
     assert code == 0
     report = json.loads(out)
-    assert report["model"] == DEFAULT_MODEL
-    assert report["methods"] == ["model", "gzip", "xz", "ppmd"]  # the table's order, model first
+    assert report["models"] == ["fast", "cm2"]  # as given
+    assert report["methods"] == ["fast", "cm2", "gzip", "xz", "ppmd"]  # the table's order, models first
     assert [f["path"] for f in report["files"]] == [str(p) for p in two_files]
     assert [f["bytes"] for f in report["files"]] == [3000, 2000]
     for f in report["files"]:
-        assert f["methods"]["model"]["compress_s"] is None and f["methods"]["model"]["decompress_s"] is None
+        for name in ("fast", "cm2"):
+            assert f["methods"][name]["compress_s"] is None and f["methods"][name]["decompress_s"] is None
+            assert 0 < f["methods"][name]["bytes"] < f["bytes"]
         for name in ("gzip", "xz", "ppmd"):
             m = f["methods"][name]
             assert 0 < m["bytes"] < f["bytes"] and m["compress_s"] >= 0 and m["decompress_s"] >= 0
@@ -404,7 +409,51 @@ def test_bench_json(capsys: pytest.CaptureFixture[str], two_files: list[Path]) -
     for name in report["methods"]:
         assert totals["methods"][name]["bytes"] == sum(f["methods"][name]["bytes"] for f in report["files"])
         assert totals["methods"][name]["compress_s"] > 0
-    assert report["archive_bytes"] > totals["methods"]["model"]["bytes"]
+    assert report["archive_bytes"].keys() == {"fast", "cm2"}
+    for name in ("fast", "cm2"):
+        assert report["archive_bytes"][name] > totals["methods"][name]["bytes"]
+    assert totals["methods"]["fast"]["bytes"] != totals["methods"]["cm2"]["bytes"]  # two models really ran
+
+
+def test_bench_models_side_by_side_and_once(
+    capsys: pytest.CaptureFixture[str], two_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+    real = bench._bench_model
+
+    def spy(name: str, *rest: Any) -> Any:
+        ran.append(name)
+        return real(name, *rest)
+
+    monkeypatch.setattr(bench, "_bench_model", spy)
+    code, out, err = run(capsys, "bench", "--model", "cm2,fast,cmx,cm2", "--methods", "gzip,model", *two_files)
+    assert code == 0
+    assert ran == ["cm2", "fast"]  # cmx is what fast stands for, and cm2 came twice
+    assert err == "lmarchive: warning: cmx is the same model as fast (cmx); run once\n"
+    lines = out.splitlines()
+    assert lines[1].split() == ["file", "bytes", "cm2", "fast", "(cmx)", "gzip", "-9"]
+    assert lines[4].split()[:2] == ["total", "5,000"] and len(lines[4].split()) == 5
+    assert re.search(r"^  cm2: [\d,]+ bytes \(\d\.\d{3} bpb\)$", out, re.M)
+    assert re.search(r"^  fast \(cmx\): [\d,]+ bytes \(\d\.\d{3} bpb\)$", out, re.M)
+    speeds = out.split("speed over all files")[1].splitlines()
+    assert [line.split()[0] for line in speeds[2:5]] == ["cm2", "fast", "gzip"]
+
+
+def test_bench_skips_a_missing_default_profile_only(
+    capsys: pytest.CaptureFixture[str], two_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_model_dirs", dict)  # an installation without any LM
+    monkeypatch.setattr(bench, "DEFAULT_BENCH_MODELS", ("cm2", "lm"))  # cm2 for speed; fast is cmx
+    code, out, err = run(capsys, "bench", "--methods", "model,gzip", *two_files)
+    assert code == 0
+    assert err.startswith("lmarchive: warning: skipped lm: unknown model 'lmb-s1'") and len(err.splitlines()) == 1
+    assert out.splitlines()[1].split() == ["file", "bytes", "cm2", "gzip", "-9"]
+    code, out, err = run(capsys, "bench", "--model", "cm2,lm", "--methods", "model,gzip", *two_files)
+    assert code == 1 and out == ""
+    assert_error(err, "unknown model 'lmb-s1'")
+    code, out, err = run(capsys, "bench", "--model", "cm2,nosuch", *two_files)
+    assert code == 1 and out == ""
+    assert_error(err, "unknown model 'nosuch'")
 
 
 def test_bench_tables(
