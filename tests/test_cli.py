@@ -26,7 +26,7 @@ from lmarchive import bench, cli
 from lmarchive.cli import main
 from lmarchive.container import ContainerReader
 from lmarchive.models import registry
-from lmarchive.models.registry import DEFAULT_MODEL, available_models
+from lmarchive.models.registry import DEFAULT_MODEL, available_models, resolve
 from lmarchive.writing import Source, WriteCallbacks, write_archive
 
 WORDS = "the archive model codes every byte with a range coder and counts of what came before it".split()
@@ -116,7 +116,7 @@ def test_list_table(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
     names = [line.split()[-1] for line in lines[1:-1]]
     assert names == ["src/", "src/sub/", "src/a.txt", "src/empty", "src/sub/b.txt", "src/sub/r.bin"]
     a_row = lines[1 + names.index("src/a.txt")].split()
-    assert a_row[2] == "3,000" and a_row[-3:] == ["model", DEFAULT_MODEL, "src/a.txt"]
+    assert a_row[2] == "3,000" and a_row[-3:] == ["model", resolve(DEFAULT_MODEL), "src/a.txt"]
     assert lines[-1].startswith("6 entries (4 files, 2 folders): 6,000 -> ")
 
 
@@ -137,7 +137,7 @@ def test_list_json_fields(capsys: pytest.CaptureFixture[str], archive: Path, sam
         parsed = datetime.fromisoformat(item["mtime"].replace("Z", "+00:00"))
         assert int(parsed.timestamp()) == entry.mtime_ns // 10**9
     a = next(item for item in items if item["name"] == "src/a.txt")
-    assert a["method"] == "model" and a["model"] == DEFAULT_MODEL
+    assert a["method"] == "model" and a["model"] == resolve(DEFAULT_MODEL)
     assert re.fullmatch(r"[0-9a-f]{64}", a["fingerprint"])
     assert a["mode"] == (sample[0] / "a.txt").stat().st_mode & 0o7777
     folder = next(item for item in items if item["name"] == "src")
