@@ -149,21 +149,20 @@ class _Progress:
     def __init__(
         self, lengths: Sequence[int], sizes: Sequence[int], report: ProgressFn | None, cancel: CancelFn | None
     ) -> None:
-        self.report, self.cancel, self.done = report, cancel, 0
+        self.report, self.cancel, self.done, self.lengths = report, cancel, 0, lengths
         self.per_symbol = sum(sizes) / max(sum(lengths), 1)
         self.total = sum(sizes)
 
     def tick(self, symbols_done: int) -> None:
-        _check_cancel(self.cancel)
+        """Report, then honour a cancel (one requested by the progress handler itself included)."""
         if self.report is not None:
             now = min(int(symbols_done * self.per_symbol), self.total)
             self.report(now - self.done)
             self.done = now
+        _check_cancel(self.cancel)
 
     def finish(self) -> None:
-        if self.report is not None:
-            self.report(self.total - self.done)
-            self.done = self.total
+        self.tick(sum(self.lengths))
 
 
 def model_encode(

@@ -26,6 +26,11 @@ from lmarchive.resources import resources_dir
 CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
 """sha256 of every cm2 table (int64 little-endian) while coding :func:`cm2_sample`."""
 
+CMX_SAMPLE_SHA256 = "387321a225c9f81ffe90fcbfbfae5b4e5ce940a3770b745320792d6efde992ef"
+"""sha256 of the stream cmx codes :func:`sample_text` into."""
+CMX_LM_SAMPLE_SHA256 = "61e9acdb835fad465ff52a61a3bc1c6d38e20191fbb629cd84b950f703e2cbad"
+"""sha256 of the stream cmx mixed with the reference LM codes ``sample_text(1500)`` into."""
+
 SELFTEST_DIR = "selftest"
 REFERENCE_MODEL = "lm-tiny-random"
 GOLDEN_FILE = "lm-golden.json"
@@ -58,6 +63,34 @@ def _cm2_golden() -> Check:
     tables = [t for _, t, _ in model.encode_tables([model.tokenize(cm2_sample())])]
     got = table_digest(tables)
     return Check("cm2 golden tables", got == CM2_SAMPLE_SHA256, f"expected {CM2_SAMPLE_SHA256[:16]}, got {got[:16]}")
+
+
+def cmx_stream(with_reference_lm: bool, device: str = "cpu") -> tuple[bytes, bytes]:
+    """The mixing model's stream for the golden sample, and the sample decoded back from it."""
+    from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS
+    from lmarchive.models.mix.predictor import MixPredictor
+
+    if with_reference_lm:
+        from lmarchive.models.lm.predictor import LMPredictor
+
+        lm = LMPredictor(REFERENCE_MODEL, reference_dir() / REFERENCE_MODEL, device)
+        model, payload = MixPredictor("cmx+" + REFERENCE_MODEL, LM_MIX_PARAMS, lm), sample_text(1500)
+    else:
+        model, payload = MixPredictor("cmx", FAST_PARAMS), sample_text()
+    [coded] = model.encode_streams([model.tokenize(payload)], lambda _: None)
+    [back] = model.decode_streams([coded], [len(payload)], lambda _: None)
+    return coded, model.detokenize(back) if len(back) == len(payload) else b""
+
+
+def _cmx_golden(with_reference_lm: bool, device: str) -> Check:
+    expected = CMX_LM_SAMPLE_SHA256 if with_reference_lm else CMX_SAMPLE_SHA256
+    coded, back = cmx_stream(with_reference_lm, device)
+    got = hashlib.sha256(coded).hexdigest()
+    name = f"cmx golden stream{' with the reference LM, ' + device if with_reference_lm else ''}"
+    if got != expected:
+        return Check(name, False, f"expected {expected[:16]}, got {got[:16]}")
+    payload = sample_text(1500) if with_reference_lm else sample_text()
+    return Check(name, back == payload, "the stream does not decode back to the sample")
 
 
 def reference_dir() -> Path:
@@ -161,10 +194,13 @@ def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = N
 
     add(_cm2_golden())
     add(_roundtrip("cm2", sample_text()))
+    add(_cmx_golden(False, device))
+    add(_roundtrip("fast", sample_text()))
     if (reference_dir() / GOLDEN_FILE).is_file():
         for check in lm_golden_checks(device):
             add(check)
         add(_lm_roundtrip(device))
+        add(_cmx_golden(True, device))
     else:
         add(Check("LM golden vectors", False, f"{reference_dir() / GOLDEN_FILE} is missing from this installation"))
     return results

@@ -35,6 +35,7 @@ from lmarchive.jobs import (
     Progress,
     TestJob,
 )
+from lmarchive.models.registry import DEFAULT_MODEL, resolve
 
 
 def make_tree(root: Path, rng: random.Random) -> dict[str, bytes | None]:
@@ -88,7 +89,7 @@ def check_events(
             if content:
                 assert event.gzip_size > 0
             assert event.method in ("store", "zstd", "model")
-            assert event.model == ("cm2" if event.method == "model" else "")
+            assert event.model == (resolve(DEFAULT_MODEL) if event.method == "model" else "")
     if ok:
         files = [e for e in entry_events if not e.is_dir]
         assert end.entries == len(entry_events)

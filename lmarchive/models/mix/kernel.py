@@ -5,15 +5,18 @@ Per byte, eight binary decisions (most significant bit first).  For each, these 
 
 * order 0 (context: the bits of this byte so far) and order 1 (plus the previous byte), direct;
 * orders 2, 3, 4, 6 and a word context (letters since the last non-letter, plus the previous
-  byte), hashed into fixed tables of 2**hash_bits slots each;
+  byte), hashed into fixed tables of 2**hash_bits slots each, in buckets of 16 slots per context
+  and half-byte (a check value and the 15 nodes of the half-byte's bit tree); a bucket whose check
+  differs is taken over (of two candidates, the less used one) and cleared;
 * a match model: the longest recent earlier occurrence of the last 6 bytes predicts the byte that
   followed it, with a learned confidence per match length;
 * optionally the LM: its next-byte table, summed over the two halves of the current subtree.
 
-A gated linear mixer (weights selected by the partial byte) combines them in the log-odds domain;
-two adaptive probability maps refine the result, and the bit is range-coded with total 4096.  Every
-number is an integer and every update is a fixed integer rule, so encoder and decoder, on any
-machine, compute the same probabilities.  The range coder's arithmetic is the one of
+Two gated linear mixers (weights selected by the partial byte, and by match state and bit
+position) combine them in the log-odds domain and are averaged; two adaptive probability maps
+refine the result, and the bit is range-coded with total 4096.  Every number is an integer and
+every update is a fixed integer rule, so encoder and decoder, on any machine, compute the same
+probabilities.  The range coder's arithmetic is the one of
 :mod:`lmarchive.coding.rangecoder` (``encode(cum, freq, 4096)``), working on its state arrays.
 
 State arrays are indexed by stream first; the tuple layouts are built in :mod:`.state`.
@@ -42,6 +45,7 @@ MIXER_RATE = 16
 APM_RATE = 7
 APM_BINS = 33
 
+_HALF = 1 << 31
 _DT = np.array([16384 // (i + i + 3) for i in range(1024)], dtype=np.int64)
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xD6E8FEB86659FD93)
@@ -95,9 +99,9 @@ def code_byte(
     ``lm`` is the LM's frequency table for this byte (ignored unless ``use_lm``); ``hist[s]``
     holds the stream's bytes (the decoder's are written here as they come out).
     """
-    o0, o1, hashed, msm, mixw, apm1, apm2, reg, mht = st
+    o0, o1, hashed, msm, mixw, mixw2, apm1, apm2, reg, mht = st
     low, rng, pos, buf = co
-    hash_mask = hashed.shape[2] - 1
+    bucket_mask = (hashed.shape[2] >> 4) - 1
     c4 = reg[s, R_C4]
     c1 = c4 & 0xFF
     mlen = reg[s, R_MLEN]
@@ -106,25 +110,29 @@ def code_byte(
     if use_lm:
         for i in range(256):
             cum[i + 1] = cum[i] + lm[i]
-    base = np.empty(N_HASHED, dtype=np.int64)
-    cells = np.empty(N_HASHED, dtype=np.int64)
+    ctx = np.empty(N_HASHED, dtype=np.int64)
+    bucket = np.empty(N_HASHED, dtype=np.int64)
     x = np.empty(N_INPUTS, dtype=np.int64)
     for i in range(N_HASHED):
-        base[i] = _base_of(reg, s, i, hash_mask)
+        ctx[i] = _context_of(reg, s, i)
     c0 = 1
+    j = 1
     for k in range(8):
         # --- predict
+        if k == 0 or k == 4:
+            for i in range(N_HASHED):
+                bucket[i] = _claim(hashed, s, i, _hash(ctx[i] + c0 * 0x1000193, i + 1, 52), bucket_mask)
+            j = 1
         x[0] = STRETCH[o0[s, c0] >> 20]
         x[1] = STRETCH[o1[s, (c1 << 8) | c0] >> 20]
         for i in range(N_HASHED):
-            cells[i] = (base[i] + c0 * 0x9E3779B1) & hash_mask
-            x[2 + i] = STRETCH[hashed[s, i, cells[i]] >> 20]
+            x[2 + i] = STRETCH[hashed[s, i, bucket[i] + j] >> 20]
         mctx = -1
         if mlen > 0:
             if ((mbyte | 256) >> (8 - k)) == c0:
                 ebit = (mbyte >> (7 - k)) & 1
-                bucket = mlen if mlen < 16 else min(16 + ((mlen - 16) >> 3), MATCH_BUCKETS - 1)
-                mctx = bucket * 2 + ebit
+                lb = mlen if mlen < 16 else min(16 + ((mlen - 16) >> 3), MATCH_BUCKETS - 1)
+                mctx = lb * 2 + ebit
                 x[2 + N_HASHED] = STRETCH[msm[s, mctx] >> 20]
             else:
                 mlen = 0
@@ -139,11 +147,15 @@ def code_byte(
         else:
             x[3 + N_HASHED] = 0
         x[4 + N_HASHED] = 256
-        dot = 0
+        mset = 8 * (0 if mctx < 0 else (1 if mlen < 16 else (2 if mlen < 32 else 3))) + k
+        dot1 = 0
+        dot2 = 0
         for i in range(N_INPUTS):
-            dot += x[i] * mixw[s, c0, i]
-        dot = min(max(dot >> MIXER_SHIFT, -2047), 2047)
-        p_mix = SQUASH[dot + 2048]
+            dot1 += x[i] * mixw[s, c0, i]
+            dot2 += x[i] * mixw2[s, mset, i]
+        dot1 = min(max(dot1 >> MIXER_SHIFT, -2047), 2047)
+        dot2 = min(max(dot2 >> MIXER_SHIFT, -2047), 2047)
+        p_mix = SQUASH[((dot1 + dot2) >> 1) + 2048]
         p1, a1 = _apm(apm1, s, c0, p_mix)
         actx = (c1 << 8) | c0
         p2, a2 = _apm(apm2, s, actx, p_mix)
@@ -190,16 +202,20 @@ def code_byte(
         o0[s, c0] = _sm_next(np.int64(o0[s, c0]), y)
         o1[s, (c1 << 8) | c0] = _sm_next(np.int64(o1[s, (c1 << 8) | c0]), y)
         for i in range(N_HASHED):
-            hashed[s, i, cells[i]] = _sm_next(np.int64(hashed[s, i, cells[i]]), y)
+            cell = bucket[i] + j
+            hashed[s, i, cell] = _sm_next(np.int64(hashed[s, i, cell]), y)
         if mctx >= 0:
             msm[s, mctx] = _sm_next(np.int64(msm[s, mctx]), y)
-        err = ((y << 12) - p_mix) * MIXER_RATE
+        err1 = ((y << 12) - SQUASH[dot1 + 2048]) * MIXER_RATE
+        err2 = ((y << 12) - SQUASH[dot2 + 2048]) * MIXER_RATE
         for i in range(N_INPUTS):
-            mixw[s, c0, i] += (x[i] * err) >> 16
+            mixw[s, c0, i] += (x[i] * err1) >> 16
+            mixw2[s, mset, i] += (x[i] * err2) >> 16
         target16 = 65535 * y
         apm1[s, c0, a1] += (target16 - np.int64(apm1[s, c0, a1])) >> APM_RATE
         apm2[s, actx, a2] += (target16 - np.int64(apm2[s, actx, a2])) >> APM_RATE
         c0 = (c0 << 1) | y
+        j = (j << 1) | y
     byte = c0 & 0xFF
     hist[s, reg[s, R_POS]] = byte  # the decoder's output; the match model reads it back at once
     _end_of_byte(s, byte, mlen, hist, reg, mht)
@@ -207,8 +223,26 @@ def code_byte(
 
 
 @numba.njit(inline="always", cache=True)
-def _base_of(reg: np.ndarray, s: int, i: int, mask: int) -> int:
-    """Slot base of hashed context i at the current byte boundary."""
+def _claim(hashed: np.ndarray, s: int, i: int, h: int, mask: int) -> int:
+    """First slot of the bucket for hash h in table i: the one holding h's check value, else the
+    less used of two candidates, cleared (slot 0 holds the check, slots 1-15 the nodes)."""
+    check = (h >> 32) | 1
+    b0 = (h & mask) << 4
+    b1 = b0 ^ 16
+    if hashed[s, i, b0] == check:
+        return b0
+    if hashed[s, i, b1] == check:
+        return b1
+    victim = b1 if (hashed[s, i, b1 + 1] & 1023) < (hashed[s, i, b0 + 1] & 1023) else b0
+    hashed[s, i, victim] = check
+    for q in range(1, 16):
+        hashed[s, i, victim + q] = _HALF
+    return victim
+
+
+@numba.njit(inline="always", cache=True)
+def _context_of(reg: np.ndarray, s: int, i: int) -> int:
+    """Hashed context i at the current byte boundary, as a 40-bit value."""
     c4 = reg[s, R_C4]
     if i == 0:
         v = c4 & 0xFFFF
@@ -220,7 +254,7 @@ def _base_of(reg: np.ndarray, s: int, i: int, mask: int) -> int:
         v = c4 | ((reg[s, R_C8] & 0xFFFF) << 32)
     else:
         v = (reg[s, R_WORD] << 8) | (c4 & 0xFF)
-    return _hash(v, i + 1, 40) & mask
+    return _hash(v, i + 1, 40)
 
 
 @numba.njit(inline="always", cache=True)

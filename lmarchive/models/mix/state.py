@@ -19,7 +19,7 @@ _WEIGHT = 1 << 14  # initial mixer weight: a quarter for every model input, none
 
 def bytes_per_stream(params: MixParams) -> int:
     """Memory one stream's state takes."""
-    direct = 4 * (256 + 65536 + 2 * MATCH_BUCKETS) + 8 * 256 * N_INPUTS + 2 * APM_BINS * (256 + 65536)
+    direct = 4 * (256 + 65536 + 2 * MATCH_BUCKETS) + 8 * ((256 + 32) * N_INPUTS + N_REG) + 2 * APM_BINS * (256 + 65536)
     return direct + 4 * N_HASHED * (1 << params.hash_bits) + 4 * (1 << params.match_bits)
 
 
@@ -31,9 +31,10 @@ def new_state(n: int, params: MixParams) -> tuple:
     return (
         np.full((n, 256), _HALF, dtype=np.uint32),
         np.full((n, 65536), _HALF, dtype=np.uint32),
-        np.full((n, N_HASHED, 1 << params.hash_bits), _HALF, dtype=np.uint32),
+        np.zeros((n, N_HASHED, 1 << params.hash_bits), dtype=np.uint32),  # every bucket is claimed before use
         np.full((n, 2 * MATCH_BUCKETS), _HALF, dtype=np.uint32),
         mixw,
+        np.full((n, 32, N_INPUTS), _WEIGHT, dtype=np.int64) * (np.arange(N_INPUTS) < N_INPUTS - 1),
         np.tile(apm_row, (n, 256, 1)),
         np.tile(apm_row, (n, 65536, 1)),
         np.zeros((n, N_REG), dtype=np.int64),

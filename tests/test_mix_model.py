@@ -1,0 +1,182 @@
+"""The mixing model (cmx): exact round trips, independence of how streams are grouped, pinned
+streams (an archive made today must decode forever), the LM-mixed lock-step path, and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lmarchive import selftest
+from lmarchive.errors import CancelledError, ModelError
+from lmarchive.models import registry
+from lmarchive.models.lm.predictor import LMPredictor
+from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS, MixParams
+from lmarchive.models.mix.predictor import MixPredictor
+
+SMALL = MixParams(hash_bits=16, match_bits=14)
+REFERENCE_LM = Path(__file__).resolve().parent.parent / "resources" / "selftest" / "lm-tiny-random"
+
+
+def no_tick(_: int) -> None:
+    pass
+
+
+def roundtrip(model: MixPredictor, payloads: list[bytes]) -> list[bytes]:
+    coded = model.encode_streams([model.tokenize(p) for p in payloads], no_tick)
+    back = model.decode_streams(coded, [len(p) for p in payloads], no_tick)
+    assert [model.detokenize(b) for b in back] == payloads
+    return coded
+
+
+def kinds(rng: random.Random) -> list[bytes]:
+    """Data of every kind the models treat differently: text, repeats, binary, constant, tiny."""
+    words = [b"alpha", b"beta", b"gamma", b"delta", b"\xc3\xa9t\xc3\xa9", b"x" * 20]
+    text = b" ".join(rng.choice(words) for _ in range(3000))
+    block = rng.randbytes(5000)
+    return [
+        text,
+        block * 4,  # long matches
+        rng.randbytes(20_000),  # incompressible
+        bytes(30_000),  # one symbol
+        b"\xff" * 9000,  # carries through runs of 0xFF in the coder
+        b"a",
+        bytes(range(256)) * 7,
+    ]
+
+
+@pytest.fixture(scope="module")
+def fast() -> MixPredictor:
+    return MixPredictor("cmx", SMALL, threads=1)
+
+
+def test_round_trips_every_kind_of_data(fast: MixPredictor) -> None:
+    payloads = kinds(random.Random(1))
+    coded = roundtrip(fast, payloads)
+    text, repeated, noise, zeros = coded[0], coded[1], coded[2], coded[3]
+    assert len(text) < len(payloads[0]) // 3
+    assert len(repeated) < 5000 * 1.05 + 2000  # the three repeats cost little: the match model
+    assert len(noise) <= 20_000 * 1.05  # the archive stores such chunks; the model itself costs a little
+    assert len(zeros) < 200
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=4))
+def test_round_trips_any_bytes(payloads: list[bytes]) -> None:
+    roundtrip(MixPredictor("cmx", SMALL, threads=1), payloads)
+
+
+def test_streams_do_not_depend_on_grouping_or_threads() -> None:
+    payloads = kinds(random.Random(2))
+    alone = [roundtrip(MixPredictor("cmx", SMALL, threads=1), [p])[0] for p in payloads]
+    together = roundtrip(MixPredictor("cmx", SMALL, threads=3), payloads)
+    assert together == alone
+
+
+def test_parameters_change_the_fingerprint_and_the_stream() -> None:
+    payload = kinds(random.Random(3))[0]
+    # Tables small enough to overflow on this text, so their size shows in the predictions.
+    a, b = MixPredictor("cmx", MixParams(8, 14)), MixPredictor("cmx", MixParams(9, 14))
+    assert a.fingerprint != b.fingerprint
+    assert roundtrip(a, [payload]) != roundtrip(b, [payload])
+
+
+def test_the_shipped_stream_is_pinned() -> None:
+    """The selftest's golden streams: a change here means old archives no longer decode."""
+    coded, back = selftest.cmx_stream(False)
+    assert hashlib.sha256(coded).hexdigest() == selftest.CMX_SAMPLE_SHA256
+    assert back == selftest.sample_text()
+
+
+def test_the_lm_mixed_stream_is_pinned(mixed: MixPredictor) -> None:
+    coded, back = selftest.cmx_stream(True)
+    assert hashlib.sha256(coded).hexdigest() == selftest.CMX_LM_SAMPLE_SHA256
+    assert back == selftest.sample_text(1500)
+
+
+@pytest.fixture(scope="module")
+def mixed() -> Iterator[MixPredictor]:
+    """One torch thread: the tiny LM decodes one position at a time, where more threads only wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield MixPredictor("cmx+lm-tiny-random", SMALL, LMPredictor("lm-tiny-random", REFERENCE_LM))
+    torch.set_num_threads(before)
+
+
+def test_lm_mixed_round_trips_streams_of_different_lengths(mixed: MixPredictor) -> None:
+    """The encoder takes the LM's block-parallel tables, the decoder its incremental ones, in lock-step."""
+    rng = random.Random(4)
+    payloads = [p[: rng.randint(1, 300)] for p in kinds(rng)[:4]]
+    together = roundtrip(mixed, payloads)
+    alone = [roundtrip(mixed, [p])[0] for p in payloads]
+    assert together == alone
+
+
+def test_lm_mixed_differs_from_the_adaptive_models_alone(mixed: MixPredictor) -> None:
+    payload = kinds(random.Random(5))[0][:500]
+    assert roundtrip(mixed, [payload]) != roundtrip(MixPredictor("cmx", SMALL), [payload])
+    assert mixed.fingerprint != MixPredictor("cmx", SMALL).fingerprint
+
+
+def test_cancel_stops_between_pieces() -> None:
+    model = MixPredictor("cmx", SMALL, threads=2)
+    seqs = [model.tokenize(random.Random(i).randbytes(300_000)) for i in range(2)]
+
+    def cancel(_: int) -> None:
+        raise CancelledError("cancelled")
+
+    with pytest.raises(CancelledError):
+        model.encode_streams(seqs, cancel)
+
+
+def test_ticks_count_up_to_every_symbol() -> None:
+    model = MixPredictor("cmx", SMALL, threads=2)
+    seqs = [model.tokenize(bytes(200_000)), model.tokenize(bytes(70_000))]
+    seen: list[int] = []
+    model.encode_streams(seqs, seen.append)
+    assert seen == sorted(seen) and seen[-1] == 270_000
+
+
+def test_profiles_resolve_and_are_recorded_concretely(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(tmp_path))  # no extra models
+    assert registry.resolve("fast") == "cmx"
+    assert registry.load_model("fast").name == "cmx"
+    assert registry.load_model("fast").fingerprint == MixPredictor("cmx", FAST_PARAMS).fingerprint
+    lm = registry.resolve("lm")
+    assert registry.resolve("default") in ("cmx", registry.MIX_PREFIX + lm)
+    assert registry.available_models()[:3] == ["fast", "default", "lm"]
+
+
+def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(REFERENCE_LM.parent))
+    model = registry.load_model("cmx+lm-tiny-random")
+    assert isinstance(model, MixPredictor) and model.lm is not None
+    assert model.params == LM_MIX_PARAMS
+    with pytest.raises(ModelError):
+        registry.load_model("cmx+cmx")
+    with pytest.raises(ModelError):
+        registry.load_model("cmx+no-such-model")
+
+
+def test_memory_per_stream_is_what_the_docs_say() -> None:
+    from lmarchive.models.mix.state import bytes_per_stream, new_state
+
+    for params in (SMALL, LM_MIX_PARAMS):
+        state = new_state(1, params)
+        assert sum(a.nbytes for a in state) == bytes_per_stream(params)
+
+
+@pytest.mark.skipif(os.cpu_count() == 1, reason="needs two cores to run two streams at once")
+def test_big_chunks_split_across_threads_still_round_trip() -> None:
+    model = MixPredictor("cmx", SMALL, threads=2)
+    rng = np.random.default_rng(6)
+    text = bytes(rng.choice(np.frombuffer(b"etaoin shrdlu", dtype=np.uint8), 150_000))
+    roundtrip(model, [text, text[::-1], text[:70_000]])
