@@ -31,8 +31,8 @@ SETTINGS_FILE = "settings.json"
 DOUBLE_CLICK_CHOICES = ("show", "extract")
 """What opening an .lmz from the file manager does: show its contents, or extract it next to itself."""
 OVERWRITE_CHOICES = ("ask", "never", "always")
-CHUNK_KIB_CHOICES = (64, 256, 1024, 4096, 16384)
-"""Largest-chunk sizes offered, in KiB; the core accepts 64 KiB to 16 MiB."""
+CHUNK_KIB_CHOICES = (0, 64, 256, 1024, 4096, 16384)
+"""Largest-chunk sizes offered, in KiB (0: the model's own plan); the core accepts 64 KiB to 16 MiB."""
 MAX_THREADS = 256
 MAX_RECENT = 10
 
@@ -57,7 +57,7 @@ class Settings:
     device: str = "auto"
     threads: int = 0
     """Threads for the worker's numeric libraries; 0 lets them use every core."""
-    chunk_kib: int = 1024
+    chunk_kib: int = 0
     """Largest chunk, KiB: smaller chunks decode with more parallelism and use less memory; larger ones
     compress a little better.  Files saved before it existed load with this default, so the schema stays 1."""
     double_click: str = "show"

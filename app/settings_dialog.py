@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.settings import CHUNK_KIB_CHOICES, DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
 from lmarchive.device import DEVICES
-from lmarchive.models.registry import DEFAULT_MODEL, available_models
+from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models
 
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 DEVICE_NOTES = {
@@ -38,10 +38,25 @@ DEVICE_NOTES = {
     "cpu": "Always the CPU.",
     "cuda": "An NVIDIA GPU; jobs stop with a clear message when none is usable.",
 }
-CHUNK_LABELS = {64: "64 KiB", 256: "256 KiB", 1024: "1 MiB (default)", 4096: "4 MiB", 16384: "16 MiB"}
+CHUNK_LABELS = {
+    0: "Automatic: what the model codes best (default)",
+    64: "64 KiB",
+    256: "256 KiB",
+    1024: "1 MiB",
+    4096: "4 MiB",
+    16384: "16 MiB",
+}
 CHUNK_NOTE = "Smaller chunks decode with more parallelism and use less memory; larger ones compress a little better."
 DOUBLE_CLICK_LABELS = {"show": "Show its contents", "extract": "Extract it next to the archive"}
 OVERWRITE_LABELS = {"ask": "Ask me", "never": "Never replace (stop with an error)", "always": "Always replace"}
+
+
+def _model_label(name: str) -> str:
+    """Profiles by what they do (the recommended one marked); other models by name."""
+    if name in PROFILES:
+        label = f"{name}: {PROFILES[name]}"
+        return f"{label} (recommended)" if name == DEFAULT_MODEL else label
+    return name
 
 
 def _combo(choices: dict[str, str] | dict[int, str] | list[tuple[str, str]], current: str | int) -> QComboBox:
@@ -58,9 +73,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self._original = settings
 
-        models = [
-            (name, f"{name} (built in, default)" if name == DEFAULT_MODEL else name) for name in available_models()
-        ]
+        models = [(name, _model_label(name)) for name in available_models()]
         self.model = _combo(models, settings.model)
         self.model.setToolTip("The model that codes new entries; archives remember the model they need")
         self.device = _combo({d: DEVICE_LABELS.get(d, d.upper()) for d in DEVICES}, settings.device)

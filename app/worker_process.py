@@ -55,7 +55,7 @@ class JobRequest:
     dest: str = ""
     """Extraction folder; for the selftest, a scratch folder the GUI removes at exit."""
     overwrite: bool = False
-    chunk_kib: int = 1024
+    chunk_kib: int = 0
     """Largest chunk for create and add, in KiB (the Settings choice)."""
 
 
@@ -81,11 +81,14 @@ def _failed(message: str, *, cancelled: bool = False) -> JobFinished:
     return JobFinished(False, cancelled, 0, 0, 0, 0, 0.0, message)
 
 
-def chunk_plan(request: JobRequest) -> ChunkPlan:
-    """The request's largest chunk as a core plan; the smallest stays at the core's floor unless that is larger."""
+def chunk_plan(request: JobRequest) -> ChunkPlan | None:
+    """The request's largest chunk as a core plan (None: the model's own); the smallest stays at the
+    core's floor unless that is larger."""
     from lmarchive.codec import ChunkPlan
     from lmarchive.jobs import SMALLEST_MAX_CHUNK
 
+    if not request.chunk_kib:
+        return None
     largest = request.chunk_kib * 1024
     return ChunkPlan(min_size=min(SMALLEST_MAX_CHUNK, largest), max_size=largest)
 

@@ -152,7 +152,8 @@ def test_profiles_resolve_and_are_recorded_concretely(monkeypatch: pytest.Monkey
     assert registry.load_model("fast").fingerprint == MixPredictor("cmx", FAST_PARAMS).fingerprint
     lm = registry.resolve("lm")
     assert registry.resolve("default") in ("cmx", registry.MIX_PREFIX + lm)
-    assert registry.available_models()[:3] == ["fast", "default", "lm"]
+    names = registry.available_models()
+    assert names[:2] == ["fast", "default"] and ("lm" in names) == (lm in names)
 
 
 def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,8 @@ def resolve(name: str) -> str:
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
     lms = sorted(_model_dirs())
-    return [*PROFILES, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
+    profiles = [p for p in PROFILES if p != "lm" or BUILTIN_LM in lms]
+    return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
 
 
 def load_model(name: str, device: str = "cpu") -> Predictor:

@@ -80,7 +80,7 @@ def test_a_bad_chunk_size_falls_back_to_the_default(tmp_path: Path, value: objec
 def test_a_file_from_before_the_chunk_setting_loads(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"version": 1, "threads": 3, "overwrite": "never"}))
-    assert SettingsStore(path).load() == Settings(threads=3, overwrite="never", chunk_kib=1024)
+    assert SettingsStore(path).load() == Settings(threads=3, overwrite="never", chunk_kib=0)
 
 
 def test_damaged_file_gives_defaults(tmp_path: Path) -> None:
@@ -111,13 +111,13 @@ def test_dialog_shows_and_returns_the_chunk_size(qtbot: QtBot) -> None:
     dialog = SettingsDialog(Settings(chunk_kib=4096))
     qtbot.addWidget(dialog)
     labels = [dialog.chunk.itemText(i) for i in range(dialog.chunk.count())]
-    assert labels == ["64 KiB", "256 KiB", "1 MiB (default)", "4 MiB", "16 MiB"]
+    assert labels == ["Automatic: what the model codes best (default)", "64 KiB", "256 KiB", "1 MiB", "4 MiB", "16 MiB"]
     assert dialog.chunk.currentText() == "4 MiB" and dialog.settings().chunk_kib == 4096
     assert "more parallelism" in dialog.chunk_note.text()
     dialog.chunk.setCurrentIndex(dialog.chunk.findData(64))
     assert dialog.settings() == Settings(chunk_kib=64)
     dialog.restore_defaults()
-    assert dialog.settings().chunk_kib == 1024
+    assert dialog.settings().chunk_kib == 0
 
 
 class RecordingWorker(InlineWorker):
@@ -149,3 +149,4 @@ def test_create_and_add_requests_carry_the_chunk_size(
         assert sorted(lmz.namelist()) == ["a.txt", "b.txt"]
     assert chunk_plan(worker.requests[0]) == ChunkPlan(min_size=64 << 10, max_size=64 << 10)
     assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2", chunk_kib=4096)) == ChunkPlan(max_size=4 << 20)
+    assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2")) is None  # automatic: the model's own plan
