@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmarchive import selftest
-from lmarchive.errors import CancelledError, ModelError
+from lmarchive.errors import CancelledError, FormatError, ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm.predictor import LMPredictor
+from lmarchive.models.mix import predictor as predictor_module
 from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS, MixParams
 from lmarchive.models.mix.predictor import MixPredictor
 
@@ -120,9 +121,38 @@ def test_lm_mixed_round_trips_streams_of_different_lengths(mixed: MixPredictor) 
     assert together == alone
 
 
+def test_each_chunk_keeps_the_smaller_of_with_and_without_the_lm(mixed: MixPredictor) -> None:
+    rng = random.Random(7)
+    payloads = [p[:400] for p in kinds(rng)[:4]]
+    seqs = [mixed.tokenize(p) for p in payloads]
+    with_lm = mixed.encode_mixed(seqs, no_tick)
+    assert mixed.alone is not None
+    without = mixed.alone.encode_streams(seqs, no_tick)
+    coded = roundtrip(mixed, payloads)
+    for stream, a, b in zip(coded, with_lm, without, strict=True):
+        assert stream == (bytes([1]) + a if len(a) < len(b) else bytes([0]) + b)
+
+
+def test_lock_step_groups_do_not_change_the_streams(mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    payloads = [p[:150] for p in kinds(random.Random(8))]
+    seqs = [mixed.tokenize(p) for p in payloads]
+    together = mixed.encode_mixed(seqs, no_tick)
+    monkeypatch.setattr(predictor_module, "MAX_LOCKSTEP", 2)
+    assert mixed.encode_mixed(seqs, no_tick) == together
+    back = mixed.decode_mixed(together, [len(p) for p in payloads], no_tick)
+    assert [mixed.detokenize(b) for b in back] == payloads
+
+
+def test_a_bad_flag_byte_is_a_format_error(mixed: MixPredictor) -> None:
+    [coded] = mixed.encode_streams([mixed.tokenize(b"some text " * 20)], no_tick)
+    for bad in (b"", bytes([7]) + coded[1:]):
+        with pytest.raises(FormatError):
+            mixed.decode_streams([bad], [200], no_tick)
+
+
 def test_lm_mixed_differs_from_the_adaptive_models_alone(mixed: MixPredictor) -> None:
-    payload = kinds(random.Random(5))[0][:500]
-    assert roundtrip(mixed, [payload]) != roundtrip(MixPredictor("cmx", SMALL), [payload])
+    seq = mixed.tokenize(kinds(random.Random(5))[0][:500])
+    assert mixed.encode_mixed([seq], no_tick) != MixPredictor("cmx", SMALL).encode_streams([seq], no_tick)
     assert mixed.fingerprint != MixPredictor("cmx", SMALL).fingerprint
 
 

@@ -98,7 +98,7 @@ def _load_mix(name: str, device: str) -> Predictor:
 def _mix(name: str, params: MixParams, lm: TablePredictor | None) -> Predictor:
     from lmarchive.models.mix.predictor import MixPredictor  # numba loads only when the model is used
 
-    return MixPredictor(name, params, lm)
+    return MixPredictor(name, params, lm, fallback=FAST_PARAMS)
 
 
 @cache

@@ -20,5 +20,5 @@ class MixParams:
 
 FAST_PARAMS = MixParams(hash_bits=22, match_bits=20)
 """Without an LM one stream per thread is in memory: large tables (about 93 MB per stream)."""
-LM_MIX_PARAMS = MixParams(hash_bits=18, match_bits=18)
-"""With an LM every stream of a lock-step group is in memory: small tables (about 11 MB each)."""
+LM_MIX_PARAMS = MixParams(hash_bits=20, match_bits=20)
+"""With an LM every stream of a lock-step group (up to 16) is in memory: smaller tables (about 29 MB each)."""

@@ -1,8 +1,10 @@
 """The mixing model as a predictor: adaptive models of the data, optionally mixed with an LM.
 
 Without an LM each stream is coded start to finish in compiled code, streams spread over threads.
-With an LM the streams advance in lock-step, because the LM (batched over streams) must see each
-decoded byte before it can predict the next one.
+With an LM the streams advance in lock-step, in groups, because the LM (batched over streams) must
+see each decoded byte before it can predict the next one.  With an LM every chunk is also coded
+without it (large tables, fast to decode) and its stream starts with a flag byte saying which of
+the two it holds, so the LM never makes a chunk larger and data it does not help stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 
 from lmarchive.coding import BatchDecoder, BatchEncoder
-from lmarchive.errors import CancelledError
+from lmarchive.errors import CancelledError, FormatError
 from lmarchive.models.base import TICK_EVERY, ByteSymbols, Predictor, TablePredictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
 from lmarchive.models.mix.state import MixParams, new_state
@@ -22,22 +24,37 @@ from lmarchive.models.mix.state import MixParams, new_state
 _ALGORITHM = b"lmarchive.mix/1"
 _PIECE = 1 << 16
 """Bytes coded per compiled call without an LM: the interval between ticks."""
+MAX_LOCKSTEP = 16
+"""Streams coded together with an LM: bounds memory (16 x the state of ``params``)."""
+WITHOUT_LM, WITH_LM = 0, 1
+"""First byte of a stream coded by a model with an LM."""
 
 
 class MixPredictor(ByteSymbols, Predictor):
     """Context, word and match models mixed in the log-odds domain, plus an LM's prediction when given."""
 
-    def __init__(self, name: str, params: MixParams, lm: TablePredictor | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        params: MixParams,
+        lm: TablePredictor | None = None,
+        threads: int | None = None,
+        fallback: MixParams | None = None,
+    ) -> None:
+        """``fallback``: the parameters of the coding without the LM (default: ``params``)."""
         if lm is not None and lm.vocab_size != 256:
             raise ValueError("the mixing model needs a byte-level LM")
         self.name = name
         self.params = params
         self.lm = lm
         self.threads = threads or min(4, os.cpu_count() or 1)
-        # Alone: long chunks (the models learn the file), two per entry so two cores can share a
-        # large file.  With an LM: many chunks, so the lock-step LM decodes enough at once.
-        self.chunking = (1 << 20, 16 << 20, 2) if lm is None else (256 << 10, 1 << 20, 16)
-        self._fingerprint = sha256_of(_ALGORITHM, params.encode(), lm.fingerprint if lm is not None else b"")
+        # Long chunks (the models learn the file), two per entry so two cores share a large file.
+        self.chunking = (1 << 20, 16 << 20, 2)
+        self.alone = None if lm is None else MixPredictor(name, fallback or params, None, threads)
+        parts = [_ALGORITHM, params.encode()]
+        if lm is not None and self.alone is not None:
+            parts += [lm.fingerprint, self.alone.params.encode()]
+        self._fingerprint = sha256_of(*parts)
 
     # -- without an LM: one stream at a time per thread ------------------------------------------
 
@@ -132,15 +149,70 @@ class MixPredictor(ByteSymbols, Predictor):
 
     # -- the predictor interface --------------------------------------------------------------------
 
+    def encode_mixed(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
+        """Every sequence coded with the LM (no flag byte), in lock-step groups."""
+        if self.lm is None:
+            raise ValueError(f"{self.name} has no LM")
+        coded: list[bytes] = [b""] * len(sequences)
+        offset = 0
+        for group in _groups([len(s) for s in sequences]):
+            members = [sequences[i] for i in group]
+            out = self._encode_with_lm(self.lm, members, lambda done, base=offset: tick(base + done))
+            for i, data in zip(group, out, strict=True):
+                coded[i] = data
+            offset += sum(len(m) for m in members)
+        return coded
+
+    def decode_mixed(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+        """The inverse of :meth:`encode_mixed`."""
+        if self.lm is None:
+            raise ValueError(f"{self.name} has no LM")
+        result: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)] * len(coded)
+        offset = 0
+        for group in _groups(lengths):
+            out = self._decode_with_lm(
+                self.lm, [coded[i] for i in group], [lengths[i] for i in group], lambda d, base=offset: tick(base + d)
+            )
+            for i, data in zip(group, out, strict=True):
+                result[i] = data
+            offset += sum(lengths[i] for i in group)
+        return result
+
     def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
-        if self.lm is not None:
-            return self._encode_with_lm(self.lm, sequences, tick)
-        return self._parallel([(self._encode_one, s) for s in sequences], tick)
+        if self.alone is None:
+            return self._parallel([(self._encode_one, s) for s in sequences], tick)
+        total = sum(len(s) for s in sequences)
+        # Progress: the pass without the LM is the quick eighth of the work.
+        alone = self.alone.encode_streams(sequences, lambda done: tick(done // 8))
+        mixed = self.encode_mixed(sequences, lambda done: tick(total // 8 + done * 7 // 8))
+        return [
+            bytes([WITH_LM]) + m if len(m) < len(a) else bytes([WITHOUT_LM]) + a
+            for m, a in zip(mixed, alone, strict=True)
+        ]
 
     def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
-        if self.lm is not None:
-            return self._decode_with_lm(self.lm, coded, lengths, tick)
-        return self._parallel([(self._decode_one, c, n) for c, n in zip(coded, lengths, strict=True)], tick)
+        if self.alone is None:
+            return self._parallel([(self._decode_one, c, n) for c, n in zip(coded, lengths, strict=True)], tick)
+        if any(not c or c[0] not in (WITHOUT_LM, WITH_LM) for c in coded):
+            raise FormatError(f"a {self.name} chunk does not start with a valid flag byte")
+        result: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)] * len(coded)
+        parts = [[i for i, c in enumerate(coded) if c[0] == flag] for flag in (WITHOUT_LM, WITH_LM)]
+        alone_done = sum(lengths[i] for i in parts[0])
+        decoders = (
+            (self.alone.decode_streams, tick),
+            (self.decode_mixed, lambda done: tick(alone_done + done)),
+        )
+        for members, (decode, part_tick) in zip(parts, decoders, strict=True):
+            decoded = decode([coded[i][1:] for i in members], [lengths[i] for i in members], part_tick)
+            for i, data in zip(members, decoded, strict=True):
+                result[i] = data
+        return result
+
+
+def _groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices in lock-step groups of at most MAX_LOCKSTEP, longest first (similar lengths together)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[k : k + MAX_LOCKSTEP] for k in range(0, len(order), MAX_LOCKSTEP)]
 
 
 class _Shared:
