@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,3 +213,16 @@ def test_big_chunks_split_across_threads_still_round_trip() -> None:
     rng = np.random.default_rng(6)
     text = bytes(rng.choice(np.frombuffer(b"etaoin shrdlu", dtype=np.uint8), 150_000))
     roundtrip(model, [text, text[::-1], text[:70_000]])
+
+
+@pytest.mark.parametrize("env", [{"NUMBA_CPU_NAME": "generic"}, {"NUMBA_OPT": "0"}], ids=["generic-cpu", "unoptimised"])
+def test_other_machine_code_gives_the_same_stream(env: dict[str, str], tmp_path: Path) -> None:
+    """The kernel compiled for a baseline x86-64/arm64 (no host vector extensions), or without LLVM's
+    optimiser, must code exactly the pinned stream: integer arithmetic leaves no room to differ."""
+    script = (
+        "import hashlib; from lmarchive.selftest import cmx_stream; "
+        "print(hashlib.sha256(cmx_stream(False)[0]).hexdigest())"
+    )
+    run_env = {**os.environ, **env, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == selftest.CMX_SAMPLE_SHA256

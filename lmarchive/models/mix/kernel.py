@@ -92,7 +92,15 @@ def _apm(table: np.ndarray, s: int, ctx: int, p: int) -> tuple[int, int]:
 
 @numba.njit(cache=True)
 def code_byte(
-    decode: bool, s: int, byte: int, lm: np.ndarray, use_lm: bool, hist: np.ndarray, st: tuple, co: tuple
+    decode: bool,
+    s: int,
+    byte: int,
+    lm: np.ndarray,
+    use_lm: bool,
+    hist: np.ndarray,
+    st: tuple,
+    co: tuple,
+    scratch: tuple,
 ) -> int:
     """Code (or decode, when ``decode``) one byte of stream s; returns it.
 
@@ -106,13 +114,10 @@ def code_byte(
     c1 = c4 & 0xFF
     mlen = reg[s, R_MLEN]
     mbyte = np.int64(hist[s, reg[s, R_MPTR]]) if mlen > 0 else 0
-    cum = np.zeros(257, dtype=np.int64)
+    cum, ctx, bucket, x = scratch
     if use_lm:
         for i in range(256):
             cum[i + 1] = cum[i] + lm[i]
-    ctx = np.empty(N_HASHED, dtype=np.int64)
-    bucket = np.empty(N_HASHED, dtype=np.int64)
-    x = np.empty(N_INPUTS, dtype=np.int64)
     for i in range(N_HASHED):
         ctx[i] = _context_of(reg, s, i)
     c0 = 1
@@ -290,16 +295,28 @@ def _end_of_byte(s: int, byte: int, mlen: int, hist: np.ndarray, reg: np.ndarray
     reg[s, R_MPTR] = mptr
 
 
+@numba.njit(inline="always", cache=True)
+def _scratch() -> tuple:
+    """Working arrays of code_byte, allocated once per call rather than once per byte."""
+    return (
+        np.zeros(257, dtype=np.int64),
+        np.empty(N_HASHED, dtype=np.int64),
+        np.empty(N_HASHED, dtype=np.int64),
+        np.empty(N_INPUTS, dtype=np.int64),
+    )
+
+
 @numba.njit(cache=True, nogil=True)
 def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple, co: tuple) -> int:
     """Code bytes start..end-1 of stream s without an LM; stops early (returning the next index)
     when the encoder's output buffer has room for fewer than 24 more bytes."""
     dummy = np.zeros(1, dtype=np.int64)
+    scratch = _scratch()
     buf = co[3]
     for i in range(start, end):
         if not decode and co[2][s] + 24 > buf.shape[1]:
             return i
-        code_byte(decode, s, np.int64(hist[s, i]), dummy, False, hist, st, co)
+        code_byte(decode, s, np.int64(hist[s, i]), dummy, False, hist, st, co, scratch)
     return end
 
 
@@ -308,6 +325,7 @@ def step(
     decode: bool, streams: np.ndarray, at: int, tables: np.ndarray, hist: np.ndarray, st: tuple, co: tuple
 ) -> None:
     """Code byte ``at`` of each of ``streams``, with row j of ``tables`` as stream j's LM table."""
+    scratch = _scratch()
     for j in range(streams.shape[0]):
         s = streams[j]
-        code_byte(decode, s, np.int64(hist[s, at]), tables[j], True, hist, st, co)
+        code_byte(decode, s, np.int64(hist[s, at]), tables[j], True, hist, st, co, scratch)
