@@ -135,6 +135,15 @@ def test_each_chunk_keeps_the_smaller_of_with_and_without_the_lm(mixed: MixPredi
         assert stream == (bytes([1]) + a if len(a) < len(b) else bytes([0]) + b)
 
 
+def test_long_chunks_are_coded_without_the_lm(mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding with the LM is slow per byte, so the encoder keeps it to chunks up to LM_MAX_CHUNK."""
+    monkeypatch.setattr(predictor_module, "LM_MAX_CHUNK", 100)
+    payloads = [b"a little text, " * 6, b"a little text, " * 7]  # 90 and 105 bytes
+    coded = roundtrip(mixed, payloads)
+    assert coded[1][0] == predictor_module.WITHOUT_LM
+    assert coded[0][0] in (predictor_module.WITHOUT_LM, predictor_module.WITH_LM)
+
+
 def test_lock_step_groups_do_not_change_the_streams(mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
     payloads = [p[:150] for p in kinds(random.Random(8))]
     seqs = [mixed.tokenize(p) for p in payloads]

@@ -24,6 +24,10 @@ from lmarchive.models.mix.state import MixParams, new_state
 _ALGORITHM = b"lmarchive.mix/1"
 _PIECE = 1 << 16
 """Bytes coded per compiled call without an LM: the interval between ticks."""
+LM_MAX_CHUNK = 128 << 10
+"""The encoder tries the LM only on chunks up to this size.  Decoding with the LM advances one byte
+per model step (about a millisecond on a laptop CPU), so longer chunks would take many minutes to
+extract; they are coded without it.  An encoder choice only: decoders just read the flag."""
 MAX_LOCKSTEP = 16
 """Streams coded together with an LM: bounds memory (16 x the state of ``params``)."""
 WITHOUT_LM, WITH_LM = 0, 1
@@ -184,10 +188,13 @@ class MixPredictor(ByteSymbols, Predictor):
         total = sum(len(s) for s in sequences)
         # Progress: the pass without the LM is the quick eighth of the work.
         alone = self.alone.encode_streams(sequences, lambda done: tick(done // 8))
-        mixed = self.encode_mixed(sequences, lambda done: tick(total // 8 + done * 7 // 8))
+        short = [i for i, s in enumerate(sequences) if len(s) <= LM_MAX_CHUNK]
+        mixed = dict(
+            zip(short, self.encode_mixed([sequences[i] for i in short], lambda d: tick(total // 8 + d)), strict=True)
+        )
         return [
-            bytes([WITH_LM]) + m if len(m) < len(a) else bytes([WITHOUT_LM]) + a
-            for m, a in zip(mixed, alone, strict=True)
+            bytes([WITH_LM]) + mixed[i] if i in mixed and len(mixed[i]) < len(a) else bytes([WITHOUT_LM]) + a
+            for i, a in enumerate(alone)
         ]
 
     def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
