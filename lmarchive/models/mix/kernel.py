@@ -38,8 +38,8 @@ N_INPUTS = 2 + N_HASHED + 3
 MATCH_MIN = 6
 """Bytes hashed to find a match candidate."""
 MATCH_BUCKETS = 32
-LIMIT = 255
-"""Adaptation count limit of the context maps: rate 1/(n + 1.5) never falls below 1/256.5."""
+LIMIT = 127
+"""Adaptation count limit of the context maps: rate 1/(n + 1.5) never falls below 1/128.5."""
 MIXER_SHIFT = 16
 MIXER_RATE = 16
 APM_RATE = 7
@@ -164,7 +164,7 @@ def code_byte(
         p1, a1 = _apm(apm1, s, c0, p_mix)
         actx = (c1 << 8) | c0
         p2, a2 = _apm(apm2, s, actx, p_mix)
-        p = min(max((2 * p_mix + p1 + p2 * 1 + 2) >> 2, 1), 4095)
+        p = min(max((p_mix + p1 + 2 * p2 + 2) >> 2, 1), 4095)
         # --- code: symbol 0 is (0, 4096 - p), symbol 1 is (4096 - p, p)
         r = rng[s] >> _U12
         split = np.uint64(4096 - p)
