@@ -26,9 +26,9 @@ from lmarchive.resources import resources_dir
 CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
 """sha256 of every cm2 table (int64 little-endian) while coding :func:`cm2_sample`."""
 
-CMX_SAMPLE_SHA256 = "37bf3836149b491b9e8a9ba35eae5e00baab96f71dff4104788639ae2e90e522"
+CMX_SAMPLE_SHA256 = "0cbd0ac09200b25bce2b248f555762d055d3ea2b814e8b271f3c9fcd086492e8"
 """sha256 of the stream cmx codes :func:`sample_text` into."""
-CMX_LM_SAMPLE_SHA256 = "774e0742c16a0aa209d8ebbd788f134cd57c9cf76b6375b496a95ffe620e2ebc"
+CMX_LM_SAMPLE_SHA256 = "31fafc723bdfbc4f73b1d0b9f2529ddc94936ae54be09423cca0cbbafd14bda3"
 """sha256 of the stream cmx mixed with the reference LM codes ``sample_text(1500)`` into."""
 
 SELFTEST_DIR = "selftest"

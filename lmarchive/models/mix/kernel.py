@@ -4,7 +4,7 @@ Per byte, eight binary decisions (most significant bit first).  For each, these 
 12-bit probability that the bit is 1, turned into log-odds:
 
 * order 0 (context: the bits of this byte so far) and order 1 (plus the previous byte), direct;
-* orders 2, 3, 4, 6 and a word context (letters since the last non-letter, plus the previous
+* orders 2, 3, 4, 6, 8 and a word context (letters since the last non-letter, plus the previous
   byte), hashed into fixed tables of 2**hash_bits slots each, in buckets of 16 slots per context
   and half-byte (a check value and the 15 nodes of the half-byte's bit tree); a bucket whose check
   differs is taken over (of two candidates, the less used one) and cleared;
@@ -31,8 +31,8 @@ from lmarchive.models.mix.logistic import SQUASH, STRETCH
 
 import numba  # isort: skip
 
-N_HASHED = 5
-"""Hashed contexts: orders 2, 3, 4, 6 and the word context."""
+N_HASHED = 6
+"""Hashed contexts: orders 2, 3, 4, 6, the word context and order 8."""
 N_INPUTS = 2 + N_HASHED + 3
 """Mixer inputs: order 0, order 1, the hashed contexts, match, LM, bias."""
 MATCH_MIN = 6
@@ -257,8 +257,10 @@ def _context_of(reg: np.ndarray, s: int, i: int) -> int:
         v = c4
     elif i == 3:
         v = c4 | ((reg[s, R_C8] & 0xFFFF) << 32)
-    else:
+    elif i == 4:
         v = (reg[s, R_WORD] << 8) | (c4 & 0xFF)
+    else:
+        v = c4 ^ (reg[s, R_C8] * 0x2F0B4A13)
     return _hash(v, i + 1, 40)
 
 

@@ -10,7 +10,7 @@ class MixParams:
     """Everything besides the code that determines the probabilities; all of it is fingerprinted."""
 
     hash_bits: int = 22
-    """log2 of the slots of each of the five hashed context tables (4 bytes each)."""
+    """log2 of the slots of each of the six hashed context tables (4 bytes each)."""
     match_bits: int = 20
     """log2 of the slots of the match model's table of earlier positions (4 bytes each)."""
 
@@ -19,6 +19,6 @@ class MixParams:
 
 
 FAST_PARAMS = MixParams(hash_bits=22, match_bits=20)
-"""Without an LM one stream per thread is in memory: large tables (about 93 MB per stream)."""
+"""Without an LM one stream per thread is in memory: large tables (about 110 MB per stream)."""
 LM_MIX_PARAMS = MixParams(hash_bits=20, match_bits=20)
-"""With an LM every stream of a lock-step group (up to 16) is in memory: smaller tables (about 29 MB each)."""
+"""With an LM every stream of a lock-step group (up to 16) is in memory: smaller tables (about 34 MB each)."""

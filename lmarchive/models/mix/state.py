@@ -1,6 +1,6 @@
 """Fresh model state for a group of streams: the arrays the kernel reads and updates.
 
-Memory per stream is fixed by the parameters (stated in docs/FORMAT.md with each profile): five
+Memory per stream is fixed by the parameters (stated in docs/FORMAT.md with each profile): six
 hashed tables of 4 * 2**hash_bits bytes, the match table of 4 * 2**match_bits bytes, and about
 4.6 MB of direct tables (order 1 and the order-1 probability map).
 """
