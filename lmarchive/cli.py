@@ -38,7 +38,7 @@ from lmarchive.jobs import (
     Progress,
     TestJob,
 )
-from lmarchive.models.registry import DEFAULT_MODEL, available_models
+from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models, resolve
 
 PROG = "lmarchive"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -321,8 +321,13 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    """Profiles (with what they do and the model they stand for), then every model by name."""
     for name in available_models():
-        print(f"{name} (default)" if name == DEFAULT_MODEL else name)
+        if name in PROFILES:
+            mark = ", the default" if name == DEFAULT_MODEL else ""
+            print(f"{name} (profile{mark}: {PROFILES[name]}; model {resolve(name)})")
+        else:
+            print(name)
     return 0
 
 

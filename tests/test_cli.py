@@ -268,7 +268,11 @@ def test_version_and_models(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--version") == (0, f"lmarchive {version('lmarchive')}\n", "")
     code, out, _ = run(capsys, "models")
     assert code == 0
-    assert out.splitlines() == [f"{m} (default)" if m == DEFAULT_MODEL else m for m in available_models()]
+    lines = out.splitlines()
+    assert [line.split(" ")[0] for line in lines] == available_models()
+    default = next(line for line in lines if line.startswith(f"{DEFAULT_MODEL} "))
+    assert "the default" in default and default.endswith(f"model {resolve(DEFAULT_MODEL)})")
+    assert sum("the default" in line for line in lines) == 1
 
 
 def test_unknown_model_is_a_clear_error(
