@@ -61,12 +61,17 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def build_bundle() -> Path:
-    """PyInstaller over packaging/lmarchive.spec; the previous bundle is replaced, the analysis cache kept."""
+    """PyInstaller over packaging/lmarchive.spec, from scratch.
+
+    --clean: without it PyInstaller judged its cached PYZ up to date after our modules had changed,
+    and shipped the old byte code (caught by the frozen selftest's golden streams).
+    """
     run(
         sys.executable,
         "-m",
         "PyInstaller",
         "--noconfirm",
+        "--clean",
         "--distpath",
         DIST,
         "--workpath",
