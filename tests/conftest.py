@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lmarchive.models import registry
 from lmarchive.safety import TEMP_PREFIX
 
 WORDS = (
@@ -69,3 +70,13 @@ def partial_files(root: Path) -> list[Path]:
 def rng() -> random.Random:
     """A seeded generator, so every run of a test sees the same data."""
     return random.Random(0x1A2B3C)
+
+
+@pytest.fixture(autouse=True)
+def _default_profile_without_the_lm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests make hundreds of small archives with the default profile; with the shipped LM in the
+    loop each small file would take seconds to decode (one LM step per byte).  They get the default
+    profile as an installation without the LM resolves it (``fast``); tests marked ``shipped_lm``
+    (and tests/test_mix_model.py, which tests the LM path directly) keep the real one."""
+    if request.node.get_closest_marker("shipped_lm") is None:
+        monkeypatch.setattr(registry, "BUILTIN_LM", "lmb-s1-left-out-by-the-tests")

@@ -235,3 +235,24 @@ def test_other_machine_code_gives_the_same_stream(env: dict[str, str], tmp_path:
     run_env = {**os.environ, **env, "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == selftest.CMX_SAMPLE_SHA256
+
+
+@pytest.mark.shipped_lm
+def test_the_default_profile_is_the_shipped_lm_mixed_in(tmp_path: Path) -> None:
+    """The real default: cmx with the LM in resources/models, recorded concretely, round-tripping."""
+    import lmarchive
+    from lmarchive.container import ContainerReader
+
+    assert registry.BUILTIN_LM in registry.available_models(), "the built-in LM must ship in resources/models"
+    assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
+    text = b"The archive keeps every byte of every file, and the model predicts the next one.\n" * 12
+    archive = tmp_path / "d.lmz"
+    with lmarchive.open(archive, "w") as lmz:
+        lmz.writestr("a.txt", text)
+    with lmarchive.open(archive) as lmz:
+        assert lmz.getinfo("a.txt").model == registry.MIX_PREFIX + registry.BUILTIN_LM
+        assert lmz.read("a.txt") == text
+    with ContainerReader(archive) as reader:
+        entry = reader.get("a.txt")
+        assert entry is not None
+        assert reader.read_chunk(entry.chunks[0])[0] in (predictor_module.WITHOUT_LM, predictor_module.WITH_LM)

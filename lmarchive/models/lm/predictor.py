@@ -4,6 +4,7 @@ block-parallel pass for the encoder that yields the very same tables."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
 
 TABLE_BUDGET = 1 << 24
 """Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
+FEW_STREAMS = 16
+"""Decoding steps of up to this many streams run on one CPU thread."""
 ATTENTION_BUDGET = 1 << 22
 """Attention scores (streams x heads x positions x slots) per encoder pass: beyond a few MB the
 integer softmax runs from main memory instead of cache."""
@@ -31,6 +34,22 @@ def encoder_block(config: LMConfig, streams: int) -> int:
     while n > 1 and streams * config.n_heads * n * (config.window + n) > ATTENTION_BUDGET:
         n //= 2
     return max(1, n)
+
+
+@contextmanager
+def _one_thread_if(condition: bool) -> Iterator[None]:
+    """One intra-op thread for the duration: a step of a few streams is hundreds of tiny operations,
+    where more threads only synchronise (measured 2.6x slower with 2 threads on a busy 2-core
+    machine).  Tables do not depend on the thread count (tests/test_lm_exact.py)."""
+    before = torch.get_num_threads()
+    if not condition or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _rows(streams: np.ndarray) -> slice | torch.Tensor:
@@ -96,7 +115,7 @@ class _LMBatch(PredictorBatch):
     def frequencies(self, streams: np.ndarray) -> np.ndarray:
         """Streams left out of a step must never come back: the cache moves in lock-step."""
         tokens = torch.from_numpy(self.pending[streams][:, None]).to(self.engine.device)
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread_if(self.engine.device == "cpu" and len(streams) <= FEW_STREAMS):
             tables = self.engine.forward(tokens, self.cache, _rows(np.asarray(streams)))
         return tables[:, 0].cpu().numpy()
 
