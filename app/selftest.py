@@ -17,6 +17,7 @@ from typing import Any
 from lmarchive.container import ContainerReader, Method
 from lmarchive.errors import LMArchiveError
 from lmarchive.jobs import CancelFlag, CreateJob, ExtractJob, TestJob
+from lmarchive.models.registry import resolve
 from lmarchive.selftest import run_selftest as core_selftest
 
 _PROSE = (
@@ -77,7 +78,7 @@ def run_selftest(
         try:
             CreateJob(archive=archive, paths=[source], model=model, **options).run()
             with ContainerReader(archive) as reader:
-                by_model = [e.name for e in reader.entries if e.method == Method.MODEL and e.model == model]
+                by_model = [e.name for e in reader.entries if e.method == Method.MODEL and e.model == resolve(model)]
             TestJob(archive=archive, **options).run()
             ExtractJob(archive=archive, dest=out, **options).run()
         except LMArchiveError as exc:

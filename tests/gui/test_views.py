@@ -119,7 +119,7 @@ def test_about_dialog_shows_the_worker_facts_and_runs_the_selftest(window: MainW
     about = window.show_about()
     texts = {label.text() for label in about.findChildren(QLabel)}
     assert {"Version:", "Model:", "Fingerprint:", "Device:", "numpy:", "PyTorch:"} <= texts
-    assert about.fields["Fingerprint"].text() == load_model("cm2").fingerprint.hex()
+    assert about.fields["Fingerprint"].text() == load_model(window.settings.model).fingerprint.hex()
     assert about.fields["Device"].text() == "CPU"
     about.selftest_button.click()
     assert about.selftest_result.text().startswith("PASS: ")
