@@ -79,4 +79,4 @@ def _default_profile_without_the_lm(request: pytest.FixtureRequest, monkeypatch:
     profile as an installation without the LM resolves it (``fast``); tests marked ``shipped_lm``
     (and tests/test_mix_model.py, which tests the LM path directly) keep the real one."""
     if request.node.get_closest_marker("shipped_lm") is None:
-        monkeypatch.setattr(registry, "BUILTIN_LM", "lmb-s1-left-out-by-the-tests")
+        monkeypatch.setenv(registry.BUILTIN_LM_ENV, "")  # inherited by worker and CLI processes too

@@ -191,10 +191,12 @@ def test_profiles_resolve_and_are_recorded_concretely(monkeypatch: pytest.Monkey
     assert registry.resolve("fast") == "cmx"
     assert registry.load_model("fast").name == "cmx"
     assert registry.load_model("fast").fingerprint == MixPredictor("cmx", FAST_PARAMS).fingerprint
-    lm = registry.resolve("lm")
-    assert registry.resolve("default") in ("cmx", registry.MIX_PREFIX + lm)
-    names = registry.available_models()
-    assert names[:2] == ["fast", "default"] and ("lm" in names) == (lm in names)
+    assert registry.resolve("default") == "cmx"  # the tests run without the LM in the profiles
+    assert "lm" not in registry.available_models()
+    monkeypatch.delenv(registry.BUILTIN_LM_ENV)  # as installed: the shipped LM
+    assert registry.resolve("lm") == registry.BUILTIN_LM
+    assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
+    assert registry.available_models()[:3] == ["fast", "default", "lm"]
 
 
 def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,7 +245,7 @@ def test_the_default_profile_is_the_shipped_lm_mixed_in(tmp_path: Path) -> None:
     import lmarchive
     from lmarchive.container import ContainerReader
 
-    assert registry.BUILTIN_LM in registry.available_models(), "the built-in LM must ship in resources/models"
+    assert registry.builtin_lm() == registry.BUILTIN_LM, "the built-in LM must ship in resources/models"
     assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
     text = b"The archive keeps every byte of every file, and the model predicts the next one.\n" * 12
     archive = tmp_path / "d.lmz"

@@ -9,6 +9,7 @@ concrete one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,8 @@ from lmarchive.resources import MODEL_PATH_ENV, model_search_path
 
 BUILTIN_LM = "lmb-s1"
 """The LM shipped in resources/models (see its MODEL_CARD.md)."""
+BUILTIN_LM_ENV = "LMARCHIVE_BUILTIN_LM"
+"""Names another model folder as the LM of the profiles; empty: use none (``default`` = ``fast``)."""
 MIX_PREFIX = "cmx+"
 PROFILES = {
     "fast": "adaptive context and match models, mixed (no LM)",
@@ -49,20 +52,26 @@ def resolve(name: str) -> str:
 
     Without the built-in LM (a trimmed installation), ``default`` falls back to ``fast``.
     """
-    has_lm = BUILTIN_LM in _model_dirs()
-    if name == "fast" or (name == "default" and not has_lm):
+    lm = builtin_lm()
+    if name == "fast" or (name == "default" and lm is None):
         return "cmx"
     if name == "default":
-        return MIX_PREFIX + BUILTIN_LM
+        return MIX_PREFIX + str(lm)
     if name == "lm":
-        return BUILTIN_LM
+        return lm or BUILTIN_LM  # a missing LM then fails to load with a clear message
     return name
+
+
+def builtin_lm() -> str | None:
+    """The LM the profiles use: $LMARCHIVE_BUILTIN_LM or the shipped one, None when not installed."""
+    name = os.environ.get(BUILTIN_LM_ENV, BUILTIN_LM)
+    return name if name and name in _model_dirs() else None
 
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
     lms = sorted(_model_dirs())
-    profiles = [p for p in PROFILES if p != "lm" or BUILTIN_LM in lms]
+    profiles = [p for p in PROFILES if p != "lm" or builtin_lm() is not None]
     return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
 
 
