@@ -93,13 +93,10 @@ class MixPredictor(ByteSymbols, Predictor):
     def _parallel(self, jobs: list[tuple], tick: TickFn) -> list:
         """Run the per-stream jobs on threads (the kernel releases the GIL), ticking meanwhile."""
         progress = _Shared(len(jobs))
-        if len(jobs) <= 1 or self.threads <= 1:
-            results = []
-            for j, (fn, *args) in enumerate(jobs):
-                results.append(fn(*args, progress, j))
-                tick(sum(progress.done))
-            return results
-        with ThreadPoolExecutor(max_workers=min(self.threads, len(jobs))) as pool:
+        if not jobs:
+            return []
+        # Even one job runs on a pool thread: this thread ticks meanwhile (progress, cancel).
+        with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(jobs)))) as pool:
             futures = [pool.submit(fn, *args, progress, j) for j, (fn, *args) in enumerate(jobs)]
             pending = set(futures)
             try:
