@@ -28,7 +28,7 @@ CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a236
 
 CMX_SAMPLE_SHA256 = "0cbd0ac09200b25bce2b248f555762d055d3ea2b814e8b271f3c9fcd086492e8"
 """sha256 of the stream cmx codes :func:`sample_text` into."""
-CMX_LM_SAMPLE_SHA256 = "31fafc723bdfbc4f73b1d0b9f2529ddc94936ae54be09423cca0cbbafd14bda3"
+CMX_LM_SAMPLE_SHA256 = "67728468b46ba96cb5e31f78c32b86a095e1d84de98055ea2a5e824cd84c4ab9"
 """sha256 of the stream cmx mixed with the reference LM codes ``sample_text(1500)`` into."""
 
 SELFTEST_DIR = "selftest"
@@ -67,14 +67,14 @@ def _cm2_golden() -> Check:
 
 def cmx_stream(with_reference_lm: bool, device: str = "cpu") -> tuple[bytes, bytes]:
     """The mixing model's stream for the golden sample, and the sample decoded back from it."""
-    from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS
+    from lmarchive.models.mix.params import FAST_PARAMS
     from lmarchive.models.mix.predictor import MixPredictor
 
     if with_reference_lm:  # the LM path itself, whether or not it would win against the fallback
         from lmarchive.models.lm.predictor import LMPredictor
 
         lm = LMPredictor(REFERENCE_MODEL, reference_dir() / REFERENCE_MODEL, device)
-        model, payload = MixPredictor("cmx+" + REFERENCE_MODEL, LM_MIX_PARAMS, lm), sample_text(1500)
+        model, payload = MixPredictor("cmx+" + REFERENCE_MODEL, FAST_PARAMS, lm), sample_text(1500)
         encode, decode = model.encode_mixed, model.decode_mixed
     else:
         model, payload = MixPredictor("cmx", FAST_PARAMS), sample_text()
@@ -100,13 +100,15 @@ def reference_dir() -> Path:
 
 
 def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list[Check]:
-    """Golden vectors of the reference transformer, parallel and incremental, on ``device``.
+    """Golden vectors of the reference transformer: parallel and incremental on ``device``, and
+    the compiled one-token step (the CPU decoder's engine).
 
     Each input (token lists starting with the start token) was run once when the reference was
     made; the sha256 of its tables is stored in lm-golden.json next to the model.
     """
     import torch
 
+    from lmarchive.models.lm.compiled import CompiledLM
     from lmarchive.models.lm.convert import fingerprint, load_model_dir
     from lmarchive.models.lm.exact import ExactTransformer
 
@@ -120,18 +122,25 @@ def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list
             f"fingerprint of {model_dir} differs from the recorded one",
         )
     ]
-    engine = ExactTransformer(*load_model_dir(model_dir), device=device)
+    config, tensors = load_model_dir(model_dir)
+    engine = ExactTransformer(config, tensors, device=device)
+    compiled = CompiledLM(config, tensors)
     for case in golden["inputs"]:
         tokens = torch.tensor([case["tokens"]], dtype=torch.int64, device=device)
         with torch.no_grad():
             parallel = engine.forward(tokens, engine.new_cache(1), slice(0, 1))
             cache = engine.new_cache(1)
             steps = [engine.forward(tokens[:, i : i + 1], cache, slice(0, 1)) for i in range(tokens.shape[1])]
-        for mode, tables in (("parallel", parallel), ("incremental", torch.cat(steps, dim=1))):
-            got = table_digest([tables.cpu().numpy()])
+        runs = (
+            (f"parallel, {device}", parallel.cpu().numpy()),
+            (f"incremental, {device}", torch.cat(steps, dim=1).cpu().numpy()),
+            ("compiled step, cpu", compiled.tables(np.array(case["tokens"], dtype=np.int64))),
+        )
+        for mode, tables in runs:
+            got = table_digest([tables])
             checks.append(
                 Check(
-                    f"LM golden vector, {len(case['tokens'])} tokens, {mode}, {device}",
+                    f"LM golden vector, {len(case['tokens'])} tokens, {mode}",
                     got == case["sha256"],
                     f"expected {case['sha256'][:16]}, got {got[:16]}",
                 )

@@ -1,5 +1,5 @@
 """The mixing model (cmx): exact round trips, independence of how streams are grouped, pinned
-streams (an archive made today must decode forever), the LM-mixed lock-step path, and cancel."""
+streams (an archive made today must decode forever), the LM-mixed path, and cancel."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +20,7 @@ from lmarchive.errors import CancelledError, FormatError, ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm.predictor import LMPredictor
 from lmarchive.models.mix import predictor as predictor_module
-from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS, MixParams
+from lmarchive.models.mix.params import FAST_PARAMS, MixParams
 from lmarchive.models.mix.predictor import MixPredictor
 
 SMALL = MixParams(hash_bits=16, match_bits=14)
@@ -106,16 +104,12 @@ def test_the_lm_mixed_stream_is_pinned(mixed: MixPredictor) -> None:
 
 
 @pytest.fixture(scope="module")
-def mixed() -> Iterator[MixPredictor]:
-    """One torch thread: the tiny LM decodes one position at a time, where more threads only wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield MixPredictor("cmx+lm-tiny-random", SMALL, LMPredictor("lm-tiny-random", REFERENCE_LM))
-    torch.set_num_threads(before)
+def mixed() -> MixPredictor:
+    return MixPredictor("cmx+lm-tiny-random", SMALL, LMPredictor("lm-tiny-random", REFERENCE_LM))
 
 
 def test_lm_mixed_round_trips_streams_of_different_lengths(mixed: MixPredictor) -> None:
-    """The encoder takes the LM's block-parallel tables, the decoder its incremental ones, in lock-step."""
+    """Each stream has its own LM state: coded together or alone, the streams are the same."""
     rng = random.Random(4)
     payloads = [p[: rng.randint(1, 300)] for p in kinds(rng)[:4]]
     together = roundtrip(mixed, payloads)
@@ -128,30 +122,32 @@ def test_each_chunk_keeps_the_smaller_of_with_and_without_the_lm(mixed: MixPredi
     payloads = [p[:400] for p in kinds(rng)[:4]]
     seqs = [mixed.tokenize(p) for p in payloads]
     with_lm = mixed.encode_mixed(seqs, no_tick)
-    assert mixed.alone is not None
-    without = mixed.alone.encode_streams(seqs, no_tick)
+    without = MixPredictor("cmx", SMALL).encode_streams(seqs, no_tick)
     coded = roundtrip(mixed, payloads)
     for stream, a, b in zip(coded, with_lm, without, strict=True):
         assert stream == (bytes([1]) + a if len(a) < len(b) else bytes([0]) + b)
 
 
-def test_long_chunks_are_coded_without_the_lm(mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Decoding with the LM is slow per byte, so the encoder keeps it to chunks up to LM_MAX_CHUNK."""
-    monkeypatch.setattr(predictor_module, "LM_MAX_CHUNK", 100)
-    payloads = [b"a little text, " * 6, b"a little text, " * 7]  # 90 and 105 bytes
-    coded = roundtrip(mixed, payloads)
-    assert coded[1][0] == predictor_module.WITHOUT_LM
-    assert coded[0][0] in (predictor_module.WITHOUT_LM, predictor_module.WITH_LM)
-
-
-def test_lock_step_groups_do_not_change_the_streams(mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_threads_do_not_change_the_lm_mixed_streams(mixed: MixPredictor, threads: int) -> None:
     payloads = [p[:150] for p in kinds(random.Random(8))]
     seqs = [mixed.tokenize(p) for p in payloads]
-    together = mixed.encode_mixed(seqs, no_tick)
-    monkeypatch.setattr(predictor_module, "MAX_LOCKSTEP", 2)
-    assert mixed.encode_mixed(seqs, no_tick) == together
-    back = mixed.decode_mixed(together, [len(p) for p in payloads], no_tick)
-    assert [mixed.detokenize(b) for b in back] == payloads
+    reference = mixed.encode_mixed(seqs, no_tick)
+    model = MixPredictor(mixed.name, SMALL, mixed.lm, threads=threads)
+    assert model.encode_mixed(seqs, no_tick) == reference
+    back = model.decode_mixed(reference, [len(p) for p in payloads], no_tick)
+    assert [model.detokenize(b) for b in back] == payloads
+
+
+def test_lm_mixed_ticks_count_every_byte_once(mixed: MixPredictor) -> None:
+    """Both codings of a chunk (with and without the LM) together advance progress by its length."""
+    payloads = [bytes(9000), b"abc" * 2000]
+    seen: list[int] = []
+    coded = mixed.encode_streams([mixed.tokenize(p) for p in payloads], seen.append)
+    assert seen == sorted(seen) and seen[-1] == 15_000
+    seen.clear()
+    mixed.decode_streams(coded, [len(p) for p in payloads], seen.append)
+    assert seen == sorted(seen) and seen[-1] == 15_000
 
 
 def test_a_bad_flag_byte_is_a_format_error(mixed: MixPredictor) -> None:
@@ -203,7 +199,7 @@ def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(REFERENCE_LM.parent))
     model = registry.load_model("cmx+lm-tiny-random")
     assert isinstance(model, MixPredictor) and model.lm is not None
-    assert model.params == LM_MIX_PARAMS
+    assert model.params == FAST_PARAMS
     with pytest.raises(ModelError):
         registry.load_model("cmx+cmx")
     with pytest.raises(ModelError):
@@ -213,7 +209,7 @@ def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_memory_per_stream_is_what_the_docs_say() -> None:
     from lmarchive.models.mix.state import bytes_per_stream, new_state
 
-    for params in (SMALL, LM_MIX_PARAMS):
+    for params in (SMALL, FAST_PARAMS):
         state = new_state(1, params)
         assert sum(a.nbytes for a in state) == bytes_per_stream(params)
 
@@ -228,15 +224,16 @@ def test_big_chunks_split_across_threads_still_round_trip() -> None:
 
 @pytest.mark.parametrize("env", [{"NUMBA_CPU_NAME": "generic"}, {"NUMBA_OPT": "0"}], ids=["generic-cpu", "unoptimised"])
 def test_other_machine_code_gives_the_same_stream(env: dict[str, str], tmp_path: Path) -> None:
-    """The kernel compiled for a baseline x86-64/arm64 (no host vector extensions), or without LLVM's
-    optimiser, must code exactly the pinned stream: integer arithmetic leaves no room to differ."""
+    """The kernel and the compiled LM step built for a baseline x86-64/arm64 (no host vector
+    extensions), or without LLVM's optimiser, must code exactly the pinned streams: integer
+    arithmetic, and float32 sums of integers that are exact in any order, leave no room to differ."""
     script = (
         "import hashlib; from lmarchive.selftest import cmx_stream; "
-        "print(hashlib.sha256(cmx_stream(False)[0]).hexdigest())"
+        "print(*(hashlib.sha256(cmx_stream(lm)[0]).hexdigest() for lm in (False, True)))"
     )
     run_env = {**os.environ, **env, "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == selftest.CMX_SAMPLE_SHA256
+    assert out.stdout.split() == [selftest.CMX_SAMPLE_SHA256, selftest.CMX_LM_SAMPLE_SHA256]
 
 
 @pytest.mark.shipped_lm

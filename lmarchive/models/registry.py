@@ -13,12 +13,16 @@ import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lmarchive.errors import ModelError
-from lmarchive.models.base import Predictor, TablePredictor
+from lmarchive.models.base import Predictor
 from lmarchive.models.context import ContextModel
-from lmarchive.models.mix.params import FAST_PARAMS, LM_MIX_PARAMS, MixParams
+from lmarchive.models.mix.params import FAST_PARAMS, MixParams
 from lmarchive.resources import MODEL_PATH_ENV, model_search_path
+
+if TYPE_CHECKING:
+    from lmarchive.models.lm.predictor import LMPredictor
 
 BUILTIN_LM = "lmb-s1"
 """The LM shipped in resources/models (see its MODEL_CARD.md)."""
@@ -98,16 +102,18 @@ def _builtin(name: str) -> Predictor:
 
 @cache
 def _load_mix(name: str, device: str) -> Predictor:
+    from lmarchive.models.lm.predictor import LMPredictor  # torch loads only when an LM is used
+
     lm = load_model(name.removeprefix(MIX_PREFIX), device)
-    if not isinstance(lm, TablePredictor) or lm.vocab_size != 256 or lm.name.startswith(MIX_PREFIX):
-        raise ModelError(f"{name!r}: the mixing model takes a byte-level LM, and {lm.name!r} is not one")
-    return _mix(name, LM_MIX_PARAMS, lm)
+    if not isinstance(lm, LMPredictor):
+        raise ModelError(f"{name!r}: the mixing model takes an LM, and {lm.name!r} is not one")
+    return _mix(name, FAST_PARAMS, lm)
 
 
-def _mix(name: str, params: MixParams, lm: TablePredictor | None) -> Predictor:
+def _mix(name: str, params: MixParams, lm: LMPredictor | None) -> Predictor:
     from lmarchive.models.mix.predictor import MixPredictor  # numba loads only when the model is used
 
-    return MixPredictor(name, params, lm, fallback=FAST_PARAMS)
+    return MixPredictor(name, params, lm)
 
 
 @cache

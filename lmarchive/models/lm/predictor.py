@@ -1,10 +1,14 @@
 """The exact transformer as a :class:`Predictor`: byte tokens, batched KV-cache decoding, and a
-block-parallel pass for the encoder that yields the very same tables."""
+block-parallel pass for the encoder that yields the very same tables.
+
+The encoder's pass runs in torch (many positions per matrix product); decoding on the CPU runs the
+compiled one-token step of :mod:`.compiled` (a torch step is hundreds of tiny operations), on a
+GPU torch's batched step.  So every LM round trip on the CPU also checks the two engines agree.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +16,12 @@ import torch
 
 from lmarchive.errors import ModelError
 from lmarchive.models.base import BytePredictor, PredictorBatch
+from lmarchive.models.lm.compiled import CompiledLM, step_streams
 from lmarchive.models.lm.convert import fingerprint, load_model_dir
 from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
 
 TABLE_BUDGET = 1 << 24
 """Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
-FEW_STREAMS = 16
-"""Decoding steps of up to this many streams run on one CPU thread."""
 ATTENTION_BUDGET = 1 << 22
 """Attention scores (streams x heads x positions x slots) per encoder pass: beyond a few MB the
 integer softmax runs from main memory instead of cache."""
@@ -34,22 +37,6 @@ def encoder_block(config: LMConfig, streams: int) -> int:
     while n > 1 and streams * config.n_heads * n * (config.window + n) > ATTENTION_BUDGET:
         n //= 2
     return max(1, n)
-
-
-@contextmanager
-def _one_thread_if(condition: bool) -> Iterator[None]:
-    """One intra-op thread for the duration: a step of a few streams is hundreds of tiny operations,
-    where more threads only synchronise (measured 2.6x slower with 2 threads on a busy 2-core
-    machine).  Tables do not depend on the thread count (tests/test_lm_exact.py)."""
-    before = torch.get_num_threads()
-    if not condition or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _rows(streams: np.ndarray) -> slice | torch.Tensor:
@@ -74,10 +61,13 @@ class LMPredictor(BytePredictor):
             raise ModelError(f"model {name!r}: only byte vocabularies (256 symbols) are supported so far")
         self.config = config
         self.engine = ExactTransformer(config, tensors, device)
+        self.compiled = CompiledLM(config, tensors)
         self._fingerprint = fingerprint(directory)
 
-    def open_batch(self, n: int) -> _LMBatch:
-        return _LMBatch(self.engine, n)
+    def open_batch(self, n: int) -> PredictorBatch:
+        if self.engine.device.type == "cpu":
+            return _CompiledBatch(self.compiled, n)
+        return _TorchBatch(self.engine, n)
 
     def encode_tables(self, sequences: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Blocks of positions for all streams at once; yields the tables the decoder will compute."""
@@ -104,8 +94,26 @@ class LMPredictor(BytePredictor):
                 start += tokens.shape[1]
 
 
-class _LMBatch(PredictorBatch):
-    """Incremental decoding: one token per stream per step through the KV cache."""
+class _CompiledBatch(PredictorBatch):
+    """Incremental decoding on the CPU: the compiled step, stream after stream."""
+
+    def __init__(self, model: CompiledLM, n: int) -> None:
+        self.model = model
+        self.state = model.new_state(n)
+        self.pending = np.full(n, model.config.bos, dtype=np.int64)
+
+    def frequencies(self, streams: np.ndarray) -> np.ndarray:
+        streams = np.ascontiguousarray(streams, dtype=np.int64)
+        out = np.empty((len(streams), self.model.config.vocab_size), dtype=np.int64)
+        step_streams(self.model.weights, self.state, streams, self.pending[streams], out)
+        return out
+
+    def update(self, streams: np.ndarray, symbols: np.ndarray) -> None:
+        self.pending[streams] = symbols
+
+
+class _TorchBatch(PredictorBatch):
+    """Incremental decoding on a GPU: one token per stream per step through the KV cache."""
 
     def __init__(self, engine: ExactTransformer, n: int) -> None:
         self.engine = engine
@@ -115,7 +123,7 @@ class _LMBatch(PredictorBatch):
     def frequencies(self, streams: np.ndarray) -> np.ndarray:
         """Streams left out of a step must never come back: the cache moves in lock-step."""
         tokens = torch.from_numpy(self.pending[streams][:, None]).to(self.engine.device)
-        with torch.no_grad(), _one_thread_if(self.engine.device == "cpu" and len(streams) <= FEW_STREAMS):
+        with torch.no_grad():
             tables = self.engine.forward(tokens, self.cache, _rows(np.asarray(streams)))
         return tables[:, 0].cpu().numpy()
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmarchive.models.mix import jit  # noqa: F401  (sets numba's cache folder before numba loads)
+from lmarchive.models import jit  # noqa: F401  (sets numba's cache folder before numba loads)
+from lmarchive.models.lm import compiled
 from lmarchive.models.mix.logistic import SQUASH, STRETCH
 
 import numba  # isort: skip
@@ -323,11 +324,19 @@ def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple,
 
 
 @numba.njit(cache=True, nogil=True)
-def step(
-    decode: bool, streams: np.ndarray, at: int, tables: np.ndarray, hist: np.ndarray, st: tuple, co: tuple
-) -> None:
-    """Code byte ``at`` of each of ``streams``, with row j of ``tables`` as stream j's LM table."""
+def run_lm(
+    decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple, co: tuple, lmw: tuple, lmst: tuple
+) -> int:
+    """:func:`run` with the LM (weights ``lmw``, state ``lmst`` of :mod:`lmarchive.models.lm.compiled`)
+    as one more input: before each byte the LM is fed the byte before it (BOS first)."""
     scratch = _scratch()
-    for j in range(streams.shape[0]):
-        s = streams[j]
-        code_byte(decode, s, np.int64(hist[s, at]), tables[j], True, hist, st, co, scratch)
+    lm_scratch = compiled.scratch(lmw)
+    table = np.zeros(lmw[11].shape[1], dtype=np.int64)
+    bos = lmw[0].shape[0] - 1
+    buf = co[3]
+    for i in range(start, end):
+        if not decode and co[2][s] + 24 > buf.shape[1]:
+            return i
+        compiled.step(lmw, lmst, s, bos if i == 0 else np.int64(hist[s, i - 1]), table, lm_scratch)
+        code_byte(decode, s, np.int64(hist[s, i]), table, True, hist, st, co, scratch)
+    return end

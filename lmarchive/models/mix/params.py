@@ -19,6 +19,4 @@ class MixParams:
 
 
 FAST_PARAMS = MixParams(hash_bits=22, match_bits=20)
-"""Without an LM one stream per thread is in memory: large tables (about 110 MB per stream)."""
-LM_MIX_PARAMS = MixParams(hash_bits=20, match_bits=20)
-"""With an LM every stream of a lock-step group (up to 16) is in memory: smaller tables (about 34 MB each)."""
+"""The tables of both profiles, with and without the LM: about 110 MB per stream, one stream per thread."""

@@ -1,36 +1,39 @@
 """The mixing model as a predictor: adaptive models of the data, optionally mixed with an LM.
 
-Without an LM each stream is coded start to finish in compiled code, streams spread over threads.
-With an LM the streams advance in lock-step, in groups, because the LM (batched over streams) must
-see each decoded byte before it can predict the next one.  With an LM every chunk is also coded
-without it (large tables, fast to decode) and its stream starts with a flag byte saying which of
-the two it holds, so the LM never makes a chunk larger and data it does not help stays fast.
+Each stream is coded start to finish in compiled code, streams spread over threads (the kernel
+releases the GIL).  With an LM, the LM's compiled one-token step runs inside the same loop, so a
+stream never waits for others.  Every chunk is also coded without the LM (about 15 times faster)
+and its stream starts with a flag byte saying which of the two it holds, so the LM never makes a
+chunk larger.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lmarchive.coding import BatchDecoder, BatchEncoder
 from lmarchive.errors import CancelledError, FormatError
-from lmarchive.models.base import TICK_EVERY, ByteSymbols, Predictor, TablePredictor, TickFn, sha256_of
+from lmarchive.models.base import ByteSymbols, Predictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
 from lmarchive.models.mix.state import MixParams, new_state
 
+if TYPE_CHECKING:
+    from lmarchive.models.lm.compiled import CompiledLM
+    from lmarchive.models.lm.predictor import LMPredictor  # imports torch, which the fast profile never needs
+
 _ALGORITHM = b"lmarchive.mix/1"
 _PIECE = 1 << 16
-"""Bytes coded per compiled call without an LM: the interval between ticks."""
-LM_MAX_CHUNK = 16 << 10
-"""The encoder tries the LM only on chunks up to this size.  Decoding with the LM advances one byte
-per model step (several milliseconds on this 2-core machine, whatever the number of streams up to
-16), so longer chunks would take minutes to extract; they are coded without it, and the LM serves
-the small files where a prior matters most.  An encoder choice only: decoders just read the flag."""
-MAX_LOCKSTEP = 16
-"""Streams coded together with an LM: bounds memory (16 x the state of ``params``)."""
+"""Bytes coded per compiled call without the LM: the interval between progress and cancel checks."""
+_LM_PIECE = 1 << 12
+"""The same with the LM (each byte costs an LM step, tens of microseconds)."""
+LM_COST = 16
+"""Work of a byte coded with the LM, in bytes coded without it (for progress and scheduling)."""
 WITHOUT_LM, WITH_LM = 0, 1
 """First byte of a stream coded by a model with an LM."""
 
@@ -38,17 +41,7 @@ WITHOUT_LM, WITH_LM = 0, 1
 class MixPredictor(ByteSymbols, Predictor):
     """Context, word and match models mixed in the log-odds domain, plus an LM's prediction when given."""
 
-    def __init__(
-        self,
-        name: str,
-        params: MixParams,
-        lm: TablePredictor | None = None,
-        threads: int | None = None,
-        fallback: MixParams | None = None,
-    ) -> None:
-        """``fallback``: the parameters of the coding without the LM (default: ``params``)."""
-        if lm is not None and lm.vocab_size != 256:
-            raise ValueError("the mixing model needs a byte-level LM")
+    def __init__(self, name: str, params: MixParams, lm: LMPredictor | None = None, threads: int | None = None) -> None:
         self.name = name
         self.params = params
         self.lm = lm
@@ -56,169 +49,137 @@ class MixPredictor(ByteSymbols, Predictor):
         # Whole entries up to 16 MiB in one chunk: the models learn from everything before (splitting
         # world192.txt in two for a second core cost 6%).  Threads share the files of a batch.
         self.chunking = (1 << 20, 16 << 20, 1)
-        self.alone = None if lm is None else MixPredictor(name, fallback or params, None, threads)
         parts = [_ALGORITHM, params.encode()]
-        if lm is not None and self.alone is not None:
-            parts += [lm.fingerprint, self.alone.params.encode()]
+        if lm is not None:
+            parts.append(lm.fingerprint)
         self._fingerprint = sha256_of(*parts)
 
-    # -- without an LM: one stream at a time per thread ------------------------------------------
+    def _compiled_lm(self) -> CompiledLM:
+        if self.lm is None:
+            raise ValueError(f"{self.name} has no LM")
+        return self.lm.compiled
 
-    def _encode_one(self, seq: np.ndarray, progress: _Shared, job: int) -> bytes:
+    # -- one stream, start to finish, on a pool thread ------------------------------------------
+
+    def _encode_one(self, seq: np.ndarray, lm: CompiledLM | None, progress: _Shared, job: int) -> bytes:
         hist = np.array(seq, dtype=np.uint8).reshape(1, -1)  # a writable copy: one compiled signature
         enc = BatchEncoder(1, capacity=len(seq) // 2 + 64)
         st = new_state(1, self.params)
+        code = _coder(st, lm)
         at = 0
         while at < len(seq):
             progress.check()
-            end = min(at + _PIECE, len(seq))
-            reached = kernel.run(False, 0, at, end, hist, st, (enc.low, enc.rng, enc.pos, enc.out))
+            end = min(at + (_PIECE if lm is None else _LM_PIECE), len(seq))
+            reached = code(False, at, end, hist, (enc.low, enc.rng, enc.pos, enc.out))
             if reached < end:
                 enc.reserve(enc.out.shape[1] * 2)
             progress.done[job] += reached - at
             at = reached
         return enc.finish(0)
 
-    def _decode_one(self, data: bytes, length: int, progress: _Shared, job: int) -> np.ndarray:
+    def _decode_one(self, data: bytes, length: int, lm: CompiledLM | None, progress: _Shared, job: int) -> np.ndarray:
         hist = np.zeros((1, length), dtype=np.uint8)
         dec = BatchDecoder([data])
         st = new_state(1, self.params)
-        for at in range(0, length, _PIECE):
+        code = _coder(st, lm)
+        piece = _PIECE if lm is None else _LM_PIECE
+        for at in range(0, length, piece):
             progress.check()
-            end = min(at + _PIECE, length)
-            kernel.run(True, 0, at, end, hist, st, (dec.code, dec.rng, dec.pos, dec.buf))
+            end = min(at + piece, length)
+            code(True, at, end, hist, (dec.code, dec.rng, dec.pos, dec.buf))
             progress.done[job] += end - at
         return hist[0]
 
-    def _parallel(self, jobs: list[tuple], tick: TickFn) -> list:
-        """Run the per-stream jobs on threads (the kernel releases the GIL), ticking meanwhile."""
+    def _encoding(self, seq: np.ndarray, lm: CompiledLM | None, weight: int = LM_COST) -> _Job:
+        return _Job(self._encode_one, (seq, lm), len(seq), weight)
+
+    def _decoding(self, data: bytes, length: int, lm: CompiledLM | None) -> _Job:
+        return _Job(self._decode_one, (data, length, lm), length, LM_COST)
+
+    def _parallel(self, jobs: list[_Job], tick: TickFn) -> list:
+        """Run the jobs on threads, costliest first; meanwhile tick with the bytes done, each job's
+        bytes counted ``weight / LM_COST`` times."""
         progress = _Shared(len(jobs))
         if not jobs:
             return []
+        order = sorted(range(len(jobs)), key=lambda j: -jobs[j].cost)
         # Even one job runs on a pool thread: this thread ticks meanwhile (progress, cancel).
         with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(jobs)))) as pool:
-            futures = [pool.submit(fn, *args, progress, j) for j, (fn, *args) in enumerate(jobs)]
-            pending = set(futures)
+            futures = {j: pool.submit(jobs[j].fn, *jobs[j].args, progress, j) for j in order}
+            pending = set(futures.values())
             try:
                 while pending:
                     _, pending = wait(pending, timeout=0.1)
-                    tick(sum(progress.done))
+                    tick(sum(d * job.weight for d, job in zip(progress.done, jobs, strict=True)) // LM_COST)
             except BaseException:
                 progress.stop = True  # running jobs stop at their next piece
                 raise
-            return [f.result() for f in futures]
-
-    # -- with an LM: lock-step ----------------------------------------------------------------------
-
-    def _encode_with_lm(self, lm: TablePredictor, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
-        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-        hist = np.zeros((len(sequences), int(lengths.max(initial=0))), dtype=np.uint8)
-        for i, seq in enumerate(sequences):
-            hist[i, : len(seq)] = seq
-        enc = BatchEncoder(len(sequences), capacity=int(lengths.max(initial=0)) // 2 + 64)
-        st = new_state(len(sequences), self.params)
-        for at, (streams, tables, _) in enumerate(lm.encode_tables(sequences)):
-            if int(enc.pos.max()) + 24 > enc.out.shape[1]:
-                enc.reserve(enc.out.shape[1] * 2)
-            co = (enc.low, enc.rng, enc.pos, enc.out)
-            kernel.step(False, np.ascontiguousarray(streams), at, _int64(tables), hist, st, co)
-            if at % TICK_EVERY == 0:
-                tick(int(np.minimum(lengths, at).sum()))
-        return [enc.finish(i) for i in range(len(sequences))]
-
-    def _decode_with_lm(
-        self, lm: TablePredictor, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn
-    ) -> list[np.ndarray]:
-        order = sorted(range(len(coded)), key=lambda i: -lengths[i])
-        ordered = np.array([lengths[i] for i in order], dtype=np.int64)
-        dec = BatchDecoder([coded[i] for i in order])
-        co = (dec.code, dec.rng, dec.pos, dec.buf)
-        st = new_state(len(order), self.params)
-        batch = lm.open_batch(len(order))
-        hist = np.zeros((len(order), int(ordered.max(initial=0))), dtype=np.uint8)
-        active = len(order)
-        for at in range(hist.shape[1]):
-            while active and ordered[active - 1] <= at:
-                active -= 1
-            streams = np.arange(active)
-            kernel.step(True, streams, at, _int64(batch.frequencies(streams)), hist, st, co)
-            batch.update(streams, hist[:active, at].astype(np.int64))
-            if at % TICK_EVERY == 0:
-                tick(int(np.minimum(ordered, at).sum()))
-        result: list[np.ndarray] = [hist[0, :0]] * len(order)
-        for row, i in enumerate(order):
-            result[i] = hist[row, : ordered[row]]
-        return result
-
-    # -- the predictor interface --------------------------------------------------------------------
+            return [futures[j].result() for j in range(len(jobs))]
 
     def encode_mixed(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
-        """Every sequence coded with the LM (no flag byte), in lock-step groups."""
-        if self.lm is None:
-            raise ValueError(f"{self.name} has no LM")
-        coded: list[bytes] = [b""] * len(sequences)
-        offset = 0
-        for group in _groups([len(s) for s in sequences]):
-            members = [sequences[i] for i in group]
-            out = self._encode_with_lm(self.lm, members, lambda done, base=offset: tick(base + done))
-            for i, data in zip(group, out, strict=True):
-                coded[i] = data
-            offset += sum(len(m) for m in members)
-        return coded
+        """Every sequence coded with the LM (no flag byte)."""
+        lm = self._compiled_lm()
+        return self._parallel([self._encoding(s, lm) for s in sequences], tick)
 
     def decode_mixed(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
         """The inverse of :meth:`encode_mixed`."""
-        if self.lm is None:
-            raise ValueError(f"{self.name} has no LM")
-        result: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)] * len(coded)
-        offset = 0
-        for group in _groups(lengths):
-            out = self._decode_with_lm(
-                self.lm, [coded[i] for i in group], [lengths[i] for i in group], lambda d, base=offset: tick(base + d)
-            )
-            for i, data in zip(group, out, strict=True):
-                result[i] = data
-            offset += sum(lengths[i] for i in group)
-        return result
+        lm = self._compiled_lm()
+        return self._parallel([self._decoding(c, n, lm) for c, n in zip(coded, lengths, strict=True)], tick)
+
+    # -- the predictor interface --------------------------------------------------------------------
 
     def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
-        if self.alone is None:
-            return self._parallel([(self._encode_one, s) for s in sequences], tick)
-        total = sum(len(s) for s in sequences)
-        # Progress: the pass without the LM is the quick eighth of the work.
-        alone = self.alone.encode_streams(sequences, lambda done: tick(done // 8))
-        short = [i for i, s in enumerate(sequences) if len(s) <= LM_MAX_CHUNK]
-        mixed = dict(
-            zip(short, self.encode_mixed([sequences[i] for i in short], lambda d: tick(total // 8 + d)), strict=True)
-        )
+        if self.lm is None:
+            return self._parallel([self._encoding(s, None) for s in sequences], tick)
+        # Both codings of every chunk in one pool; progress counts a byte's two codings as one
+        # (the one without the LM as 1/LM_COST of it).
+        jobs = [self._encoding(s, None, weight=1) for s in sequences]
+        jobs += [self._encoding(s, self.lm.compiled, weight=LM_COST - 1) for s in sequences]
+        out = self._parallel(jobs, tick)
+        alone, mixed = out[: len(sequences)], out[len(sequences) :]
         return [
-            bytes([WITH_LM]) + mixed[i] if i in mixed and len(mixed[i]) < len(a) else bytes([WITHOUT_LM]) + a
-            for i, a in enumerate(alone)
+            bytes([WITH_LM]) + m if len(m) < len(a) else bytes([WITHOUT_LM]) + a
+            for a, m in zip(alone, mixed, strict=True)
         ]
 
     def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
-        if self.alone is None:
-            return self._parallel([(self._decode_one, c, n) for c, n in zip(coded, lengths, strict=True)], tick)
+        if self.lm is None:
+            return self._parallel([self._decoding(c, n, None) for c, n in zip(coded, lengths, strict=True)], tick)
         if any(not c or c[0] not in (WITHOUT_LM, WITH_LM) for c in coded):
             raise FormatError(f"a {self.name} chunk does not start with a valid flag byte")
-        result: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)] * len(coded)
-        parts = [[i for i, c in enumerate(coded) if c[0] == flag] for flag in (WITHOUT_LM, WITH_LM)]
-        alone_done = sum(lengths[i] for i in parts[0])
-        decoders = (
-            (self.alone.decode_streams, tick),
-            (self.decode_mixed, lambda done: tick(alone_done + done)),
-        )
-        for members, (decode, part_tick) in zip(parts, decoders, strict=True):
-            decoded = decode([coded[i][1:] for i in members], [lengths[i] for i in members], part_tick)
-            for i, data in zip(members, decoded, strict=True):
-                result[i] = data
-        return result
+        # Progress: every byte counts as one, whichever way its chunk was coded.
+        jobs = [
+            self._decoding(c[1:], n, self.lm.compiled if c[0] == WITH_LM else None)
+            for c, n in zip(coded, lengths, strict=True)
+        ]
+        return self._parallel(jobs, tick)
 
 
-def _groups(lengths: Sequence[int]) -> list[list[int]]:
-    """Indices in lock-step groups of at most MAX_LOCKSTEP, longest first (similar lengths together)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[k : k + MAX_LOCKSTEP] for k in range(0, len(order), MAX_LOCKSTEP)]
+def _coder(st: tuple, lm: CompiledLM | None) -> Callable[[bool, int, int, np.ndarray, tuple], int]:
+    """The compiled loop for one stream: (decode, start, end, hist, coder state) -> next index."""
+    if lm is None:
+        return lambda decode, start, end, hist, co: kernel.run(decode, 0, start, end, hist, st, co)
+    lm_state = lm.new_state(1)
+    return lambda decode, start, end, hist, co: kernel.run_lm(decode, 0, start, end, hist, st, co, lm.weights, lm_state)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One stream to code on a pool thread: ``fn(*args, progress, job index)``.
+
+    ``weight``: progress units per byte, out of LM_COST (see :meth:`MixPredictor._parallel`).
+    """
+
+    fn: Callable[..., object]
+    args: tuple
+    """Ending with the compiled LM or None."""
+    size: int
+    weight: int
+
+    @property
+    def cost(self) -> int:
+        """Time to code, in bytes coded without the LM."""
+        return self.size * (1 if self.args[-1] is None else LM_COST)
 
 
 class _Shared:
@@ -231,7 +192,3 @@ class _Shared:
     def check(self) -> None:
         if self.stop:
             raise CancelledError("cancelled")
-
-
-def _int64(tables: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(tables, dtype=np.int64)

@@ -1,0 +1,321 @@
+"""The exact transformer's one-token step, compiled by numba: the same integers as :mod:`.exact`.
+
+Decoding feeds the model one byte at a time; in torch each step is hundreds of small tensor
+operations (several milliseconds for the shipped model), here it is one compiled call per stream
+(tens of microseconds), run without the GIL so streams spread over threads.
+
+The arithmetic is :class:`~lmarchive.models.lm.exact.ExactTransformer`'s, operation for operation:
+integer requantization, RMSNorm, rotary tables, integer softmax and output frequencies in int64;
+matrix products as float32 sums of integer products, which are exact because every partial sum
+stays below 2**24 (the bounds the torch engine checks, see ``exact_matmul``), so they do not depend
+on summation order, vector width or CPU.  tests/test_lm_compiled.py compares the two engines'
+tables position by position.
+
+Weights are stored transposed (inputs x outputs), so each product is a sequence of vector
+multiply-adds over the outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lmarchive.models import jit  # noqa: F401  (sets numba's cache folder before numba loads)
+from lmarchive.models.lm import quant
+
+import numba  # isort: skip
+
+if TYPE_CHECKING:
+    from lmarchive.models.lm.exact import LMConfig  # imports torch, which the fast profile never needs
+
+# Rows of the per-layer multiplier arrays (each row: mult, shift).
+MD_Q, MD_K, MD_V, MD_ATTN, MD_O, MD_D = range(6)
+"""Requantizations of model-width vectors."""
+MF_G, MF_U, MF_H = range(3)
+"""Requantizations of FFN-width vectors."""
+_MASKED = -(1 << 30)
+
+
+class CompiledLM:
+    """One model's integers laid out for the compiled step."""
+
+    def __init__(self, config: LMConfig, tensors: Mapping[str, object]) -> None:
+        config.check()
+        self.config = config
+        self.weights = pack(config, tensors)
+
+    def new_state(self, n: int) -> tuple:
+        """Key/value rings of ``n`` streams, each before its first token."""
+        c = self.config
+        return (
+            np.zeros((n, c.n_layers, c.n_heads, c.head_dim, c.window), dtype=np.float32),  # keys, transposed
+            np.zeros((n, c.n_layers, c.n_heads, c.window, c.head_dim), dtype=np.float32),  # values
+            np.full((n, c.window), -1, dtype=np.int64),  # absolute position held by each slot
+            np.zeros(n, dtype=np.int64),  # next position
+        )
+
+    def tables(self, tokens: np.ndarray) -> np.ndarray:
+        """Tables after each of ``tokens`` (one stream from its start, BOS first): (len, vocab)."""
+        state = self.new_state(1)
+        out = np.zeros((len(tokens), self.config.vocab_size), dtype=np.int64)
+        run_tables(self.weights, state, 0, np.ascontiguousarray(tokens, dtype=np.int64), out)
+        return out
+
+
+def pack(config: LMConfig, tensors: Mapping[str, object]) -> tuple:
+    """The tuple the compiled step unpacks, from the integer tensors of a model directory."""
+
+    def arr(name: str) -> np.ndarray:
+        value = tensors[name]
+        value = value.numpy() if hasattr(value, "numpy") else np.asarray(value)  # torch or numpy
+        return np.asarray(value, dtype=np.int64)
+
+    c = config
+    layers = range(c.n_layers)
+
+    def transposed(name: str) -> np.ndarray:
+        return np.ascontiguousarray(np.stack([arr(f"layers.{i}.{name}").T for i in layers]), dtype=np.float32)
+
+    def mults(names: tuple[str, ...], width: int) -> np.ndarray:
+        out = np.zeros((c.n_layers, len(names), 2, width), dtype=np.int64)
+        for i in layers:
+            for r, name in enumerate(names):
+                for col, part in enumerate(("_mult", "_shift")):
+                    out[i, r, col] = np.broadcast_to(arr(f"layers.{i}.{name}{part}").reshape(-1), (width,))
+        return out
+
+    score = np.zeros((c.n_layers, 2), dtype=np.int64)
+    for i in layers:
+        mult = int(arr(f"layers.{i}.score_mult").reshape(-1)[0])
+        if not 1 <= mult < 1 << 29:
+            raise ValueError(f"layer {i}: attention score multiplier {mult} out of range")
+        score[i] = mult, ((quant.EXP_TABLE_SIZE << quant.SCORE_SHIFT) // mult) + 1
+    exp_table = arr("exp_table")
+    if exp_table[-1] != 0:
+        raise ValueError("the attention exp table must end in 0 (it is the masked slots' weight)")
+    out_mult = np.stack([arr("out_mult").reshape(-1), arr("out_shift").reshape(-1)])
+    return (
+        np.ascontiguousarray(arr("embed")),
+        transposed("wq"),
+        transposed("wk"),
+        transposed("wv"),
+        transposed("wo"),
+        transposed("w1"),
+        transposed("w3"),
+        transposed("w2"),
+        mults(("q", "k", "v", "attn", "o", "d"), c.d_model),
+        mults(("g", "u", "h"), c.d_ffn),
+        score,
+        np.ascontiguousarray(arr("w_out").T, dtype=np.float32),
+        np.ascontiguousarray(np.broadcast_to(out_mult, (2, c.vocab_size))),
+        np.ascontiguousarray(arr("rope_cos")),
+        np.ascontiguousarray(arr("rope_sin")),
+        exp_table,
+        arr("logit_exp_table"),
+        arr("silu_table"),
+        np.array([c.n_heads, c.window, c.rope_period], dtype=np.int64),
+    )
+
+
+# -- the compiled step --------------------------------------------------------------------------
+
+
+@numba.njit(inline="always", cache=True)
+def _requant(acc: int, mult: int, shift: int, low: int, high: int) -> int:
+    r = (acc * mult + (np.int64(1) << (shift - 1))) >> shift
+    return min(max(r, low), high)
+
+
+@numba.njit(inline="always", cache=True)
+def _isqrt(n: int) -> int:
+    r = np.int64(np.sqrt(np.float64(n)))
+    while r * r > n:
+        r -= 1
+    while (r + 1) * (r + 1) <= n:
+        r += 1
+    return r
+
+
+@numba.njit(cache=True)
+def _norm(h: np.ndarray, x: np.ndarray) -> None:
+    """RMSNorm of the residual ``h`` (int64) to int8 values in ``x`` (float32)."""
+    d = h.shape[0]
+    ms = np.int64(0)
+    for j in range(d):
+        ms += h[j] * h[j]
+    rms = _isqrt(ms // d + 1)
+    for j in range(d):
+        q = (2 * quant.NORM_SCALE * h[j] + rms) // (2 * rms)
+        x[j] = min(max(q, -quant.QMAX), quant.QMAX)
+
+
+@numba.njit(cache=True)
+def _matvec(wt: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out = x @ wt for integer-valued float32: exact (partial sums below 2**24), in any order."""
+    out[:] = 0
+    for i in range(wt.shape[0]):
+        xi = x[i]
+        if xi != 0:
+            for o in range(wt.shape[1]):
+                out[o] += xi * wt[i, o]
+
+
+@numba.njit(cache=True)
+def _project(
+    wt: np.ndarray, x: np.ndarray, acc: np.ndarray, m: np.ndarray, out: np.ndarray, low: int, high: int
+) -> None:
+    """out = requant(x @ wt) with per-output (mult, shift) rows ``m``."""
+    _matvec(wt, x, acc)
+    for o in range(out.shape[0]):
+        out[o] = _requant(np.int64(acc[o]), m[0, o], m[1, o], low, high)
+
+
+@numba.njit(cache=True)
+def _rope(x: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, idx: int) -> None:
+    hd = x.shape[0] // heads
+    half = hd // 2
+    rnd = np.int64(1) << (quant.ROPE_BITS - 1)
+    for h in range(heads):
+        for i in range(half):
+            x1 = x[h * hd + i]
+            x2 = x[h * hd + half + i]
+            c = cos[idx, i]
+            s = sin[idx, i]
+            x[h * hd + i] = (x1 * c - x2 * s + rnd) >> quant.ROPE_BITS
+            x[h * hd + half + i] = (x1 * s + x2 * c + rnd) >> quant.ROPE_BITS
+
+
+@numba.njit(cache=True)
+def scratch(w: tuple) -> tuple:
+    """Working vectors of one step, allocated once per call of a loop rather than per token."""
+    embed, d_ffn, window, vocab = w[0], w[5].shape[2], w[18][1], w[11].shape[1]
+    d = embed.shape[1]
+    return (
+        np.zeros(d, dtype=np.int64),  # residual
+        np.zeros(d, dtype=np.float32),  # normed input
+        np.zeros(max(d, d_ffn, vocab), dtype=np.float32),  # product accumulator
+        np.zeros(d, dtype=np.int64),  # q
+        np.zeros(d, dtype=np.int64),  # k
+        np.zeros(d, dtype=np.int64),  # v
+        np.zeros(d, dtype=np.float32),  # attention output, int8 values
+        np.zeros(d, dtype=np.int64),  # block output
+        np.zeros(d_ffn, dtype=np.int64),  # gate
+        np.zeros(d_ffn, dtype=np.int64),  # up
+        np.zeros(d_ffn, dtype=np.float32),  # gate x up, int8 values
+        np.zeros(window, dtype=np.float32),  # scores
+        np.zeros(window, dtype=np.int64),  # softmax weights
+        np.zeros(d, dtype=np.float32),  # one head's mixed values
+        np.zeros(vocab, dtype=np.int64),  # logits
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def step(w: tuple, st: tuple, s: int, token: int, freq: np.ndarray, sc: tuple) -> None:
+    """Feed ``token`` to stream ``s``; write the table for the next token into ``freq``."""
+    embed, wq, wk, wv, wo, w1, w3, w2, md, mf, score, w_out, outm, cos, sin, exp_t, logit_t, silu_t, cfg = w
+    keys, values, slot_pos, position = st
+    h, x, acc, q, k, v, att, blk, g, u, hu, scores, weights, mixed, logits = sc
+    heads, window, period = cfg[0], cfg[1], cfg[2]
+    d = embed.shape[1]
+    hd = d // heads
+    limit = quant.RESIDUAL_LIMIT
+    qmax = quant.QMAX
+    pos = position[s]
+    slot = pos % window
+    slot_pos[s, slot] = pos
+    for j in range(d):
+        h[j] = embed[token, j]
+    for layer in range(wq.shape[0]):
+        m = md[layer]
+        # attention
+        _norm(h, x)
+        _project(wq[layer], x, acc, m[MD_Q], q, -qmax, qmax)
+        _project(wk[layer], x, acc, m[MD_K], k, -qmax, qmax)
+        _project(wv[layer], x, acc, m[MD_V], v, -qmax, qmax)
+        _rope(q, heads, cos, sin, pos % period)
+        _rope(k, heads, cos, sin, pos % period)
+        kt = keys[s, layer]
+        vt = values[s, layer]
+        smult, slimit = score[layer, 0], score[layer, 1]
+        for hh in range(heads):
+            for j in range(hd):
+                kt[hh, j, slot] = k[hh * hd + j]
+                vt[hh, slot, j] = v[hh * hd + j]
+            scores[:] = 0
+            for j in range(hd):
+                qj = np.float32(q[hh * hd + j])
+                if qj != 0:
+                    for t in range(window):
+                        scores[t] += qj * kt[hh, j, t]
+            best = np.int64(_MASKED)
+            for t in range(window):
+                p = slot_pos[s, t]
+                if p >= 0 and p <= pos and p > pos - window:
+                    weights[t] = np.int64(scores[t])
+                else:
+                    weights[t] = _MASKED
+                best = max(best, weights[t])
+            total = np.int64(0)
+            for t in range(window):
+                gap = min(best - weights[t], slimit)
+                idx = min((gap * smult + (np.int64(1) << (quant.SCORE_SHIFT - 1))) >> quant.SCORE_SHIFT, 1023)
+                weights[t] = exp_t[idx]
+                total += weights[t]
+            mixed[:hd] = 0
+            for t in range(window):
+                pt = np.float32(((weights[t] << quant.PROB_BITS) + (total >> 1)) // total)
+                if pt != 0:
+                    for j in range(hd):
+                        mixed[j] += pt * vt[hh, t, j]
+            for j in range(hd):
+                o = hh * hd + j
+                att[o] = _requant(np.int64(mixed[j]), m[MD_ATTN, 0, o], m[MD_ATTN, 1, o], -qmax, qmax)
+        _project(wo[layer], att, acc, m[MD_O], blk, -limit, limit)
+        for j in range(d):
+            h[j] = min(max(h[j] + blk[j], -limit), limit)
+        # feed-forward
+        f = mf[layer]
+        _norm(h, x)
+        _project(w1[layer], x, acc, f[MF_G], g, -quant.SILU_RANGE, quant.SILU_RANGE - 1)
+        _project(w3[layer], x, acc, f[MF_U], u, -qmax, qmax)
+        for j in range(g.shape[0]):
+            hu[j] = _requant(silu_t[g[j] + quant.SILU_RANGE] * u[j], f[MF_H, 0, j], f[MF_H, 1, j], -qmax, qmax)
+        _project(w2[layer], hu, acc, m[MD_D], blk, -limit, limit)
+        for j in range(d):
+            h[j] = min(max(h[j] + blk[j], -limit), limit)
+    # output frequencies
+    _norm(h, x)
+    _project(w_out, x, acc, outm, logits, -(1 << 30), 1 << 30)
+    vocab = logits.shape[0]
+    top = logits.max()
+    total = np.int64(0)
+    for i in range(vocab):
+        freq[i] = logit_t[min(top - logits[i], quant.LOGIT_TABLE_SIZE - 1)]
+        total += freq[i]
+    spare = np.int64(quant.FREQ_TOTAL)
+    first = -1
+    for i in range(vocab):
+        freq[i] = 1 + freq[i] * (quant.FREQ_TOTAL - vocab) // total
+        spare -= freq[i]
+        if first < 0 and logits[i] == top:
+            first = i
+    freq[first] += spare
+    position[s] = pos + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def step_streams(w: tuple, st: tuple, streams: np.ndarray, tokens: np.ndarray, out: np.ndarray) -> None:
+    """Feed ``tokens[j]`` to stream ``streams[j]``; row j of ``out`` gets its next table."""
+    sc = scratch(w)
+    for j in range(streams.shape[0]):
+        step(w, st, streams[j], tokens[j], out[j], sc)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_tables(w: tuple, st: tuple, s: int, tokens: np.ndarray, out: np.ndarray) -> None:
+    """Feed ``tokens`` to stream ``s`` one by one; row i of ``out`` is the table after token i."""
+    sc = scratch(w)
+    for i in range(tokens.shape[0]):
+        step(w, st, s, tokens[i], out[i], sc)
