@@ -99,6 +99,23 @@ def test_decoder_batches_give_each_stream_its_own_tables(reference: tuple[ExactT
         assert np.array_equal(np.array(got[i]), torch_tables(engine, tokens)[: len(body)])
 
 
+def test_a_step_of_many_streams_is_split_over_threads_with_the_same_tables(
+    reference: tuple[ExactTransformer, CompiledLM],
+) -> None:
+    engine, _ = reference
+    lm = LMPredictor("lm-tiny-random", REFERENCE)
+    rng = np.random.default_rng(9)
+    bodies = rng.integers(0, 256, (23, 40))
+    batch = lm.open_batch(23)
+    got = []
+    for i in range(40):
+        got.append(batch.frequencies(np.arange(23)))
+        batch.update(np.arange(23), bodies[:, i])
+    for row in (0, 11, 22):
+        expected = torch_tables(engine, with_bos(engine.config, bodies[row]))[:40]
+        assert np.array_equal(np.array([g[row] for g in got]), expected)
+
+
 def test_the_shipped_model_agrees_on_text() -> None:
     config, tensors = load_model_dir(SHIPPED)
     text = (ROOT / "README.md").read_bytes()[:700] + (ROOT / "lmarchive" / "codec.py").read_bytes()[:700]

@@ -8,7 +8,11 @@ GPU torch's batched step.  So every LM round trip on the CPU also checks the two
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,10 @@ from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
 
 TABLE_BUDGET = 1 << 24
 """Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
+MAX_THREADS = 4
+STREAMS_PER_THREAD = 4
+"""A decoding step's streams go to several threads only in groups of at least this many (a
+compiled step takes tens of microseconds, a hand-off to a thread about as long)."""
 ATTENTION_BUDGET = 1 << 22
 """Attention scores (streams x heads x positions x slots) per encoder pass: beyond a few MB the
 integer softmax runs from main memory instead of cache."""
@@ -95,7 +103,8 @@ class LMPredictor(BytePredictor):
 
 
 class _CompiledBatch(PredictorBatch):
-    """Incremental decoding on the CPU: the compiled step, stream after stream."""
+    """Incremental decoding on the CPU: the compiled step, stream after stream, the streams of a
+    step split over threads when there are enough of them (the step releases the GIL)."""
 
     def __init__(self, model: CompiledLM, n: int) -> None:
         self.model = model
@@ -105,11 +114,32 @@ class _CompiledBatch(PredictorBatch):
     def frequencies(self, streams: np.ndarray) -> np.ndarray:
         streams = np.ascontiguousarray(streams, dtype=np.int64)
         out = np.empty((len(streams), self.model.config.vocab_size), dtype=np.int64)
-        step_streams(self.model.weights, self.state, streams, self.pending[streams], out)
+        tokens = self.pending[streams]
+        parts = min(_threads(), len(streams) // STREAMS_PER_THREAD)
+        if parts <= 1:
+            step_streams(self.model.weights, self.state, streams, tokens, out)
+            return out
+        bounds = np.linspace(0, len(streams), parts + 1).astype(int)
+        done = [
+            _pool().submit(step_streams, self.model.weights, self.state, streams[a:b], tokens[a:b], out[a:b])
+            for a, b in itertools.pairwise(bounds)
+        ]
+        for future in done:
+            future.result()
         return out
 
     def update(self, streams: np.ndarray, symbols: np.ndarray) -> None:
         self.pending[streams] = symbols
+
+
+def _threads() -> int:
+    return min(MAX_THREADS, os.cpu_count() or 1)
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every decoder in the process: batches come and go, threads stay."""
+    return ThreadPoolExecutor(_threads(), thread_name_prefix="lm-step")
 
 
 class _TorchBatch(PredictorBatch):
