@@ -249,9 +249,7 @@ def test_layout_matches_the_specification() -> None:
     assert blob[:12] == MAGIC + b"\x01\x00\x00\x00"
     assert struct.unpack_from("<I", blob, 12)[0] == crc(blob[:12])
     footer = blob[-FOOTER_SIZE:]
-    magic, dir_offset, dir_length, count, dir_crc, major, minor, footer_crc = struct.unpack(
-        "<8sQQIIHHI", footer
-    )
+    magic, dir_offset, dir_length, count, dir_crc, major, minor, footer_crc = struct.unpack("<8sQQIIHHI", footer)
     assert magic == b"LMZDIR\x00\x01"
     assert (count, major, minor) == (len(written), 1, 0)
     assert footer_crc == crc(footer[:36])
@@ -526,9 +524,7 @@ def test_not_an_archive() -> None:
 
 
 def test_versions() -> None:
-    rejects(
-        raw_archive(DATA, [GOOD_ENTRY], version=(2, 0)), r"version 2\.0 is newer than this program supports"
-    )
+    rejects(raw_archive(DATA, [GOOD_ENTRY], version=(2, 0)), r"version 2\.0 is newer than this program supports")
     rejects(raw_archive(DATA, [GOOD_ENTRY], version=(1, 1)), r"version 1\.1 is newer")
     rejects(raw_archive(DATA, [GOOD_ENTRY], version=(0, 9)), r"version 0\.9 is not supported")
     rejects(raw_archive(DATA, [GOOD_ENTRY], footer_version=(1, 1)), "header and footer versions differ")
@@ -568,9 +564,7 @@ def test_footer_location_checks() -> None:
 def test_hostile_counts() -> None:
     rejects(raw_archive(b"", [], count=2**32 - 1), "4294967295 entries cannot fit")
     rejects(raw_archive(DATA, [GOOD_ENTRY], count=2), "2 entries cannot fit|ends inside entry 1")
-    hostile = raw_entry(
-        b"f", size=10, chunk_count=2**32 - 1, chunks=(raw_chunk(16, 10, 10, crc32=crc(DATA)),)
-    )
+    hostile = raw_entry(b"f", size=10, chunk_count=2**32 - 1, chunks=(raw_chunk(16, 10, 10, crc32=crc(DATA)),))
     rejects(raw_archive(DATA, [hostile]), "4294967295 chunks do not fit")
     blob = bytearray(raw_archive(DATA, [GOOD_ENTRY]))  # footer and directory disagree
     struct.pack_into("<I", blob, len(blob) - 16, 7)

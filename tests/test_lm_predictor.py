@@ -1,7 +1,8 @@
 """The exact LM as a predictor: the encoder's block-parallel pass, the codec and the archive path.
 
-The encoder computes many positions per call (``encode_tables``), the decoder one per step
-(``open_batch``); the archive decodes only if both give exactly the same tables.  The model is
+On a GPU the encoder computes many positions per call (``parallel_tables``), the decoder one per
+step (``open_batch``); on a CPU both step with the compiled engine.  The archive decodes only if
+encoder and decoder give exactly the same tables.  The model is
 resources/selftest/lm-tiny-random: random weights, so it compresses little, except the bytes it
 generates itself (sampled here from its own tables), which it codes at about 7.3 bits per byte.
 """
@@ -117,7 +118,7 @@ def random_sequences(lengths: Sequence[int], seed: int) -> list[np.ndarray]:
     return [rng.integers(0, 256, n).astype(np.uint8) for n in lengths]
 
 
-# -- encode_tables: the block-parallel pass ------------------------------------------------------
+# -- parallel_tables: the torch block-parallel pass (the encoder on a GPU) ------------------------
 # BUG (see test_encode_tables_takes_sequences_of_any_length): encode_tables fails unless its last
 # block ends exactly at the longest sequence's end, so the passing tests pick such lengths.
 @pytest.mark.parametrize("budget", [None, 1, 5 * 3 * 256], ids=["default", "one-position", "small-blocks"])
@@ -137,7 +138,7 @@ def test_encode_tables_yields_what_the_decoder_computes(
         return forward(tokens, cache, rows)
 
     monkeypatch.setattr(lm.engine, "forward", spy)
-    got = as_steps(lm.encode_tables(sequences))
+    got = as_steps(lm.parallel_tables(sequences))
     monkeypatch.undo()
     assert_same_steps(got, stepped(lm, sequences))
     if budget is None:
@@ -149,17 +150,17 @@ def test_encode_tables_yields_what_the_decoder_computes(
 
 
 def test_encode_tables_matches_the_generic_lock_step(lm: LMPredictor) -> None:
-    """The base class's encode_tables (open_batch under the hood) is the reference the override must meet."""
+    """The base class's encode_tables (open_batch under the hood) is the reference the torch pass must meet."""
     sequences = random_sequences([64, 33, 1, 40], seed=3)
     generic = as_steps(super(LMPredictor, lm).encode_tables(sequences))
-    assert_same_steps(as_steps(lm.encode_tables(sequences)), generic)
+    assert_same_steps(as_steps(lm.parallel_tables(sequences)), generic)
     assert [len(step) for step in generic][:2] == [4, 3]
 
 
 @pytest.mark.parametrize("length", [1, 31, 33, 100])
 def test_encode_tables_takes_sequences_of_any_length(lm: LMPredictor, length: int) -> None:
     sequences = random_sequences([length], seed=length)
-    assert_same_steps(as_steps(lm.encode_tables(sequences)), stepped(lm, sequences))
+    assert_same_steps(as_steps(lm.parallel_tables(sequences)), stepped(lm, sequences))
 
 
 # -- the codec ---------------------------------------------------------------------------------
