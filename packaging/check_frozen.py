@@ -45,7 +45,8 @@ def isolated_env(home: Path) -> dict[str, str]:
         env[variable] = str(home / variable.lower())
     env["TMPDIR"] = str(home)  # Qt's local sockets live there on Unix
     env["QT_QPA_PLATFORM"] = "offscreen"
-    env.pop("NUMBA_CACHE_DIR", None)  # the app's own default must work
+    for variable in ("NUMBA_CACHE_DIR", "LMARCHIVE_BUILTIN_LM", "LMARCHIVE_MODEL_PATH"):
+        env.pop(variable, None)  # the app's own defaults must work: its cache folder, its shipped LM
     return env
 
 
@@ -86,6 +87,9 @@ def check_round_trip(folder: Path, work: Path, env: dict[str, str], model: str |
     cli = executable(folder, "lmarchive")
     run([cli, "create", archive, source, *(["--model", model] if model else []), "--force", "-q"], env=env)
     run([cli, "test", archive, "-q"], env=env)
+    if model is None:  # the default profile is the shipped LM mixed in (the profiles' LM is in the bundle)
+        recorded = {e["model"] for e in json.loads(run([cli, "list", "--json", archive], env=env)) if e["packed"]}
+        assert "cmx+lmb-s1" in recorded, f"the default profile coded with {recorded}, not cmx+lmb-s1"
     out = work / f"out-{model or 'default'}"
     run([cli, "extract", archive, "-o", out, "-q"], env=env)
     for name, data in files.items():
