@@ -17,7 +17,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmarchive.models.lm.compiled import CompiledLM
+from lmarchive.models.lm.compiled import CompiledLM, _matvec
 from lmarchive.models.lm.convert import load_model_dir
 from lmarchive.models.lm.exact import ExactTransformer, LMConfig
 from lmarchive.models.lm.predictor import LMPredictor
@@ -75,6 +75,17 @@ def test_random_weights_with_large_activations_agree(reference: tuple[ExactTrans
     expected = torch_tables(engine, tokens)
     assert len(np.unique(expected.argmax(1))) > 1, "the random model should not be constant"
     assert np.array_equal(compiled.tables(tokens), expected)
+
+
+def test_products_wider_than_one_exact_float32_block_stay_exact() -> None:
+    """1,500 inputs at full range sum past 2**24, where float32 can no longer hold every integer:
+    the product must split its sum (as ``exact_matmul`` does) and still be exact."""
+    wt = np.full((1500, 4), 127, dtype=np.float32)
+    x = np.full(1500, 127, dtype=np.float32)
+    x[-1] = 1  # makes the total odd: 1499 * 127**2 + 127 = 24,177,498 > 2**24
+    acc, out = np.zeros(4, dtype=np.float32), np.zeros(4, dtype=np.int64)
+    _matvec(wt, x, acc, out)
+    assert out.tolist() == [1499 * 127 * 127 + 127] * 4
 
 
 def test_decoder_batches_give_each_stream_its_own_tables(reference: tuple[ExactTransformer, CompiledLM]) -> None:

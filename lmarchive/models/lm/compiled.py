@@ -36,6 +36,8 @@ MD_Q, MD_K, MD_V, MD_ATTN, MD_O, MD_D = range(6)
 MF_G, MF_U, MF_H = range(3)
 """Requantizations of FFN-width vectors."""
 _MASKED = -(1 << 30)
+W_EMBED, W_FFN_UP, W_OUT, W_CONFIG = 0, 5, 11, 18
+"""Slots of the weights tuple (see :func:`pack`) read outside :func:`step`."""
 
 
 class CompiledLM:
@@ -89,12 +91,9 @@ def pack(config: LMConfig, tensors: Mapping[str, object]) -> tuple:
     score = np.zeros((c.n_layers, 2), dtype=np.int64)
     for i in layers:
         mult = int(arr(f"layers.{i}.score_mult").reshape(-1)[0])
-        if not 1 <= mult < 1 << 29:
-            raise ValueError(f"layer {i}: attention score multiplier {mult} out of range")
-        score[i] = mult, ((quant.EXP_TABLE_SIZE << quant.SCORE_SHIFT) // mult) + 1
+        score[i] = mult, quant.score_limit(mult, i)
     exp_table = arr("exp_table")
-    if exp_table[-1] != 0:
-        raise ValueError("the attention exp table must end in 0 (it is the masked slots' weight)")
+    quant.check_exp_table(exp_table)
     out_mult = np.stack([arr("out_mult").reshape(-1), arr("out_shift").reshape(-1)])
     return (
         np.ascontiguousarray(arr("embed")),
@@ -151,25 +150,33 @@ def _norm(h: np.ndarray, x: np.ndarray) -> None:
         x[j] = min(max(q, -quant.QMAX), quant.QMAX)
 
 
-@numba.njit(cache=True)
-def _matvec(wt: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
-    """out = x @ wt for integer-valued float32: exact (partial sums below 2**24), in any order."""
-    out[:] = 0
-    for i in range(wt.shape[0]):
-        xi = x[i]
-        if xi != 0:
-            for o in range(wt.shape[1]):
-                out[o] += xi * wt[i, o]
+_BLOCK = (quant.MATMUL_EXACT_LIMIT - 1) // (quant.QMAX * quant.QMAX)
+"""Inputs summed in float32 before the partial sum moves to int64 (as ``exact_matmul`` splits)."""
 
 
 @numba.njit(cache=True)
-def _project(
-    wt: np.ndarray, x: np.ndarray, acc: np.ndarray, m: np.ndarray, out: np.ndarray, low: int, high: int
-) -> None:
-    """out = requant(x @ wt) with per-output (mult, shift) rows ``m``."""
-    _matvec(wt, x, acc)
+def _matvec(wt: np.ndarray, x: np.ndarray, acc: np.ndarray, out: np.ndarray) -> None:
+    """out (int64) = x @ wt for int8-valued float32 operands, exactly: each float32 partial sum
+    covers at most _BLOCK inputs, so it stays below 2**24 and does not depend on the order."""
+    n_out = wt.shape[1]
+    out[:n_out] = 0
+    for start in range(0, wt.shape[0], _BLOCK):
+        acc[:n_out] = 0
+        for i in range(start, min(start + _BLOCK, wt.shape[0])):
+            xi = x[i]
+            if xi != 0:
+                for o in range(n_out):
+                    acc[o] += xi * wt[i, o]
+        for o in range(n_out):
+            out[o] += np.int64(acc[o])
+
+
+@numba.njit(cache=True)
+def _project(wt: np.ndarray, x: np.ndarray, acc: tuple, m: np.ndarray, out: np.ndarray, low: int, high: int) -> None:
+    """out = requant(x @ wt) with per-output (mult, shift) rows ``m``; ``acc``: (float32, int64) buffers."""
+    _matvec(wt, x, acc[0], acc[1])
     for o in range(out.shape[0]):
-        out[o] = _requant(np.int64(acc[o]), m[0, o], m[1, o], low, high)
+        out[o] = _requant(acc[1][o], m[0, o], m[1, o], low, high)
 
 
 @numba.njit(cache=True)
@@ -190,12 +197,13 @@ def _rope(x: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, idx: int)
 @numba.njit(cache=True)
 def scratch(w: tuple) -> tuple:
     """Working vectors of one step, allocated once per call of a loop rather than per token."""
-    embed, d_ffn, window, vocab = w[0], w[5].shape[2], w[18][1], w[11].shape[1]
-    d = embed.shape[1]
+    d, d_ffn = w[W_EMBED].shape[1], w[W_FFN_UP].shape[2]
+    window, vocab = w[W_CONFIG][1], w[W_OUT].shape[1]
+    widest = max(d, d_ffn, vocab)
     return (
         np.zeros(d, dtype=np.int64),  # residual
         np.zeros(d, dtype=np.float32),  # normed input
-        np.zeros(max(d, d_ffn, vocab), dtype=np.float32),  # product accumulator
+        (np.zeros(widest, dtype=np.float32), np.zeros(widest, dtype=np.int64)),  # product accumulators
         np.zeros(d, dtype=np.int64),  # q
         np.zeros(d, dtype=np.int64),  # k
         np.zeros(d, dtype=np.int64),  # v

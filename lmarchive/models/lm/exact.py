@@ -121,20 +121,15 @@ class ExactTransformer:
                 layer[k + "_mult"] = get(p + k + "_mult")
                 layer[k + "_shift"] = get(p + k + "_shift")
             mult = int(tensors[p + "score_mult"].reshape(-1)[0])
-            if not 1 <= mult < 1 << 29:
-                raise ValueError(f"layer {i}: attention score multiplier {mult} out of range")
+            limit = quant.score_limit(mult, i)
             layer["score_mult32"] = torch.tensor(mult, dtype=torch.int32, device=self.device)
-            # Gaps past this index the table's end anyway; clamping keeps gap * mult within int32.
-            layer["score_limit"] = torch.tensor(
-                ((quant.EXP_TABLE_SIZE << quant.SCORE_SHIFT) // mult) + 1, dtype=torch.int32, device=self.device
-            )
+            layer["score_limit"] = torch.tensor(limit, dtype=torch.int32, device=self.device)
             self.layers.append(layer)
         self.w_out = get("w_out", _F32)
         self.out_mult, self.out_shift = get("out_mult"), get("out_shift")
         self.rope_cos, self.rope_sin = get("rope_cos"), get("rope_sin")
         self.exp_table = get("exp_table", torch.int32)
-        if int(self.exp_table[-1]) != 0:
-            raise ValueError("the attention exp table must end in 0 (it is the masked slots' weight)")
+        quant.check_exp_table(self.exp_table)
         self.logit_table, self.silu_table = get("logit_exp_table"), get("silu_table")
 
     def new_cache(self, n: int) -> Cache:

@@ -107,6 +107,19 @@ def score_multiplier(scale: float) -> int:
     return int(min(max(round(scale * (1 << SCORE_SHIFT)), 1), (1 << 29) - 1))
 
 
+def score_limit(mult: int, layer: int) -> int:
+    """The largest score gap worth computing for a layer's score multiplier (checked in range):
+    larger gaps index past the exp table's end anyway, and clamping keeps gap * mult in int32."""
+    if not 1 <= mult < 1 << 29:
+        raise ValueError(f"layer {layer}: attention score multiplier {mult} out of range")
+    return ((EXP_TABLE_SIZE << SCORE_SHIFT) // mult) + 1
+
+
+def check_exp_table(table: np.ndarray) -> None:
+    if int(table[-1]) != 0:
+        raise ValueError("the attention exp table must end in 0 (it is the masked slots' weight)")
+
+
 def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric int8 per output channel (rows): returns (int8 weights, float scale per row)."""
     amax = np.abs(w).max(axis=1)

@@ -331,8 +331,8 @@ def run_lm(
     as one more input: before each byte the LM is fed the byte before it (BOS first)."""
     scratch = _scratch()
     lm_scratch = compiled.scratch(lmw)
-    table = np.zeros(lmw[11].shape[1], dtype=np.int64)
-    bos = lmw[0].shape[0] - 1
+    table = np.zeros(lmw[compiled.W_OUT].shape[1], dtype=np.int64)
+    bos = lmw[compiled.W_EMBED].shape[0] - 1  # the embedding's last row
     buf = co[3]
     for i in range(start, end):
         if not decode and co[2][s] + 24 > buf.shape[1]:
