@@ -9,11 +9,14 @@ meaningless.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from lmarchive.models.tokenizer import ByteTokenizer
 
 FORBIDDEN = ("/work/shared", "shared/corpus")
 """Path fragments of the benchmark data; the loader refuses them."""
@@ -120,6 +123,25 @@ def load_corpus(
     return ByteCorpus(train, val, files[False], files[True])
 
 
+TOKENIZE_BLOCK = 1 << 20
+"""Bytes per piece handed to the tokenizer (cut after a newline, so pieces tokenize as whole text)."""
+
+
+def tokenize_bytes(data: np.ndarray, tokenizer: ByteTokenizer) -> np.ndarray:
+    """``data`` (uint8) as token ids (uint16), tokenized in blocks on the library's threads."""
+    raw = data.tobytes()
+    cuts = [0]
+    while cuts[-1] + TOKENIZE_BLOCK < len(raw):
+        newline = raw.find(SEPARATOR, cuts[-1] + TOKENIZE_BLOCK)
+        if newline < 0:
+            break
+        cuts.append(newline + 1)
+    cuts.append(len(raw))
+    blocks = [raw[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+    ids = tokenizer.encode_many(blocks)
+    return np.concatenate([np.zeros(0, dtype=np.uint16), *(i.astype(np.uint16) for i in ids)])
+
+
 def random_crops(
     data: np.ndarray, seq: int, batch: int, bos: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +151,7 @@ def random_crops(
     the chunk start as well as (for ``seq`` past the window) the steady sliding-window state.
     """
     if len(data) < seq:
-        raise ValueError(f"need at least {seq} bytes of data, have {len(data)}")
+        raise ValueError(f"need at least {seq} symbols of data, have {len(data)}")
     starts = rng.integers(0, len(data) - seq + 1, size=batch)
     targets = np.stack([data[s : s + seq] for s in starts]).astype(np.int64)
     inputs = np.concatenate([np.full((batch, 1), bos, dtype=np.int64), targets[:, :-1]], axis=1)

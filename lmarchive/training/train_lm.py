@@ -1,8 +1,12 @@
-"""Train a byte LM with fake quantization and export it as an exact model directory.
+"""Train a byte or token LM with fake quantization and export it as an exact model directory.
 
 Self-contained so that it runs unchanged on a GPU machine: ``--device auto`` picks CUDA when
 present.  The schedule is time-based (a budget in minutes), and the whole training state is
 checkpointed atomically every few minutes, so a run can be stopped and resumed over days.
+With ``--tokenizer`` (see :mod:`lmarchive.training.train_tokenizer`) the model predicts BPE
+tokens; losses are still reported in bits per byte of the text.  ``--shard FILE`` saves the
+tokenized data (and the card's data section) on first use and trains from it afterwards, without
+``--data``: a file small enough to take to a GPU machine.
 
     python -m lmarchive.training.train_lm --data PATH... --out DIR --name NAME [options]
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import math
 import os
 import subprocess
@@ -29,7 +34,8 @@ from lmarchive.models.lm import quant
 from lmarchive.models.lm.convert import export_tensors, save_model
 from lmarchive.models.lm.exact import ExactTransformer, LMConfig
 from lmarchive.models.lm.float_model import FloatTransformer
-from lmarchive.training.data import INDEX_NAME, ByteCorpus, load_corpus, random_crops
+from lmarchive.models.tokenizer import ByteTokenizer
+from lmarchive.training.data import INDEX_NAME, ByteCorpus, load_corpus, random_crops, tokenize_bytes
 
 LN2 = math.log(2.0)
 WARMUP_STEPS = 100
@@ -38,7 +44,64 @@ WEIGHT_DECAY = 0.1
 VAL_BYTES = 64 << 10
 """Held-out bytes scored at each log line (the final evaluation may use more)."""
 EVAL_CHUNK = 2048
-"""Chunk length of the evaluations: each starts at position 0 with BOS, as archive chunks do."""
+"""Chunk length (symbols) of the evaluations: each starts at position 0 with BOS, as archive chunks do."""
+
+
+@dataclass
+class Symbols:
+    """The corpus as the model sees it: bytes, or token ids, and how many bytes each symbol stands for."""
+
+    train: np.ndarray
+    val: np.ndarray
+    piece_bytes: np.ndarray
+    """Bytes per symbol id (all ones for a byte model)."""
+    data_lines: list[str]
+    """The model card's account of where the data came from."""
+    tokenizer: ByteTokenizer | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.piece_bytes)
+
+    @property
+    def bytes_per_symbol(self) -> float:
+        """Over the training data: converts the training loss to bits per byte."""
+        return float(self.piece_bytes[self.train].sum()) / max(1, len(self.train))
+
+    def bytes_of(self, chunks: np.ndarray) -> int:
+        return int(self.piece_bytes[chunks].sum())
+
+
+def piece_bytes(tokenizer: ByteTokenizer | None) -> np.ndarray:
+    if tokenizer is None:
+        return np.ones(256, dtype=np.int64)
+    return np.array([len(p) for p in tokenizer.pieces], dtype=np.int64)
+
+
+def symbols_of(corpus: ByteCorpus, tokenizer: Path | None, data_lines: list[str]) -> Symbols:
+    if tokenizer is None:
+        return Symbols(corpus.train, corpus.val, piece_bytes(None), data_lines)
+    tok = ByteTokenizer(tokenizer)
+    train, val = tokenize_bytes(corpus.train, tok), tokenize_bytes(corpus.val, tok)
+    return Symbols(train, val, piece_bytes(tok), data_lines, tok)
+
+
+def save_shard(path: Path, symbols: Symbols) -> None:
+    """The symbols and the card's data section in one .npz (temp + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    lines = np.array(json.dumps(symbols.data_lines))
+    np.savez(tmp, train=symbols.train, val=symbols.val, piece_bytes=symbols.piece_bytes, data_lines=lines)
+    os.replace(tmp, path)
+
+
+def load_shard(path: Path, tokenizer: Path | None) -> Symbols:
+    """A shard written by :func:`save_shard`; it must have been tokenized with ``tokenizer``."""
+    tok = ByteTokenizer(tokenizer) if tokenizer is not None else None
+    with np.load(path) as shard:
+        if not np.array_equal(shard["piece_bytes"], piece_bytes(tok)):
+            raise SystemExit(f"{path} was not made with {tokenizer or 'bytes (no tokenizer)'}")
+        return Symbols(shard["train"], shard["val"], shard["piece_bytes"], json.loads(str(shard["data_lines"])), tok)
 
 
 @dataclass
@@ -52,7 +115,7 @@ class TrainState:
     tokens: int = 0
     seconds: float = 0.0
     recent_bpb: list[float] = dataclasses.field(default_factory=list)
-    """Train loss of the last batches, for the log and the model card."""
+    """Train loss of the last batches in bits per symbol (per byte for a byte model)."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -80,7 +143,7 @@ def learning_rate(base: float, step: int, seconds: float, budget: float) -> floa
 
 
 def train_step(state: TrainState, inputs: np.ndarray, targets: np.ndarray, lr: float) -> float:
-    """One optimizer step; returns the batch loss in bits per byte."""
+    """One optimizer step; returns the batch loss in bits per symbol."""
     device = next(state.model.parameters()).device
     x, y = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
     state.model.train()
@@ -132,8 +195,14 @@ def load_checkpoint(path: Path, lr: float, device: torch.device) -> TrainState:
 
 
 def eval_chunks(data: np.ndarray, limit: int, chunk: int = EVAL_CHUNK) -> np.ndarray:
-    """Whole chunks of up to ``limit`` bytes of ``data``, (n, chunk) uint8."""
-    n = min(len(data), limit) // chunk
+    """Whole chunks of up to ``limit`` symbols of ``data``, (n, chunk); one shorter chunk when
+    there is less than a whole one (evaluating nothing would divide by zero)."""
+    usable = min(len(data), limit)
+    if usable < chunk:
+        if usable == 0:
+            raise SystemExit("no held-out data to evaluate on")
+        return data[:usable].reshape(1, usable)
+    n = usable // chunk
     return data[: n * chunk].reshape(n, chunk)
 
 
@@ -158,7 +227,7 @@ def float_bits(model: FloatTransformer, chunks: np.ndarray, batch: int = 4) -> f
 
 @torch.no_grad()
 def exact_bits(engine: ExactTransformer, chunks: np.ndarray, batch: int = 4) -> float:
-    """Total bits of the exact model's integer tables: -log2(freq / 2**24) of each true byte."""
+    """Total bits of the exact model's integer tables: -log2(freq / 2**24) of each true symbol."""
     total = 0.0
     for start in range(0, len(chunks), batch):
         part = chunks[start : start + batch]
@@ -202,21 +271,20 @@ def model_card(
     args: argparse.Namespace,
     device: str,
     config: LMConfig,
-    corpus: ByteCorpus,
+    symbols: Symbols,
     state: TrainState,
     results: dict[str, float],
 ) -> str:
     """The card: what the model is, what it was trained on and how well it codes held-out bytes."""
-    files = corpus.train_files + corpus.val_files
-    sources = corpus_sources(files, args.data)
-    plain = [f for f in files if f.is_file()]  # a corpus folder's files live in its shards
-    packages = debian_packages(plain) if plain else Counter()
-    single = sorted(pkg for pkg, n in packages.items() if n == 1)  # listed in full they would swamp the card
     params = sum(p.numel() for p in state.model.parameters())
+    if symbols.tokenizer is None:
+        kind = "A byte-level (256-symbol)"
+    else:
+        kind = f"A byte-level BPE ({symbols.vocab_size} tokens, tokenizer.json)"
     lines = [
         f"# {args.name}",
         "",
-        "A byte-level (256-symbol) transformer LM in lmarchive's exact integer format: every",
+        f"{kind} transformer LM in lmarchive's exact integer format: every",
         "frequency table is bit-identical on any device, so it can drive the archiver's range coder.",
     ]
     if args.for_tests:
@@ -225,6 +293,41 @@ def model_card(
         "",
         "## Training data",
         "",
+        *symbols.data_lines,
+        "",
+        "## Model",
+        "",
+        f"Config: {dataclasses.asdict(config)}; {params} float parameters.",
+        "",
+        "## Training",
+        "",
+        f"AdamW (lr {args.lr}, warmup {WARMUP_STEPS} steps, cosine over {args.minutes} min), "
+        f"crops of {args.seq} symbols from BOS, batch {args.batch}, seed {args.seed}.",
+        f"{state.step} steps, {state.tokens} symbols seen "
+        f"(about {state.tokens * symbols.bytes_per_symbol / 1e6:.1f} MB of text), "
+        f"{state.seconds / 60:.1f} min on {device}.",
+        f"Final train loss {results['train_bpb']:.3f} bits/byte (recent batches).",
+        "",
+        "## Evaluation",
+        "",
+        f"Held-out: {results['eval_bytes']} bytes ({results['eval_symbols']} symbols) "
+        f"in chunks of {EVAL_CHUNK} symbols from BOS.",
+        f"- float model: {results['float_bpb']:.4f} bits/byte",
+        f"- exact model: {results['exact_bpb']:.4f} bits/byte "
+        f"(exact loses {results['exact_loss_pct']:.2f}% bits vs float)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def data_section(args: argparse.Namespace, corpus: ByteCorpus) -> list[str]:
+    """The card's lines on the training data: arguments, sources, Debian packages, the split."""
+    files = corpus.train_files + corpus.val_files
+    sources = corpus_sources(files, args.data)
+    plain = [f for f in files if f.is_file()]  # a corpus folder's files live in its shards
+    packages = debian_packages(plain) if plain else Counter()
+    single = sorted(pkg for pkg, n in packages.items() if n == 1)  # listed in full they would swamp the card
+    return [
         f"Data arguments: {describe_paths(args.data)}"
         + (f" (files ending in {', '.join(args.suffix)} inside folders)" if args.suffix else "")
         + (f", capped at {args.max_bytes} bytes" if args.max_bytes else "")
@@ -239,37 +342,19 @@ def model_card(
         *([""] if packages else []),
         f"{len(corpus.train_files)} training files ({len(corpus.train)} bytes), "
         f"{len(corpus.val_files)} held-out files ({len(corpus.val)} bytes; every 50th file).",
-        "",
-        "## Model",
-        "",
-        f"Config: {dataclasses.asdict(config)}; {params} float parameters.",
-        "",
-        "## Training",
-        "",
-        f"AdamW (lr {args.lr}, warmup {WARMUP_STEPS} steps, cosine over {args.minutes} min), "
-        f"crops of {args.seq} bytes from BOS, batch {args.batch}, seed {args.seed}.",
-        f"{state.step} steps, {state.tokens} tokens seen, {state.seconds / 60:.1f} min on {device}.",
-        f"Final train loss {results['train_bpb']:.3f} bits/byte (recent batches).",
-        "",
-        "## Evaluation",
-        "",
-        f"Held-out: {results['eval_bytes']} bytes in chunks of {EVAL_CHUNK} from BOS.",
-        f"- float model: {results['float_bpb']:.4f} bits/byte",
-        f"- exact model: {results['exact_bpb']:.4f} bits/byte "
-        f"(exact loses {results['exact_loss_pct']:.2f}% bits vs float)",
-        "",
     ]
-    return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", nargs="+", type=Path, required=True, help="files or folders of training text")
+    ap.add_argument("--data", nargs="+", type=Path, help="files or folders of training text")
     ap.add_argument("--suffix", action="append", default=[], help="only these file suffixes inside folders")
     ap.add_argument("--max-bytes", type=int, default=None, help="stop gathering data after this many bytes")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--for-tests", action="store_true", help="say 'for tests only' in the model card")
+    ap.add_argument("--tokenizer", type=Path, default=None, help="tokenizer.json: train a token model")
+    ap.add_argument("--shard", type=Path, default=None, help=".npz of the tokenized data: written once, then read")
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
@@ -297,13 +382,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     checkpoint = args.checkpoint or Path("build") / "train" / args.name / "checkpoint.pt"
-    corpus = load_corpus(args.data, args.suffix, args.max_bytes)
-    print(f"data: {len(corpus.train)} train bytes, {len(corpus.val)} held-out bytes", flush=True)
+    if args.shard is not None and args.shard.is_file():
+        symbols = load_shard(args.shard, args.tokenizer)
+    elif args.data:
+        corpus = load_corpus(args.data, args.suffix, args.max_bytes)
+        print(f"data: {len(corpus.train)} train bytes, {len(corpus.val)} held-out bytes", flush=True)
+        symbols = symbols_of(corpus, args.tokenizer, data_section(args, corpus))
+        if args.shard is not None:
+            save_shard(args.shard, symbols)
+    else:
+        raise SystemExit("give --data, or a --shard that exists")
+    ratio = symbols.bytes_per_symbol
+    print(f"{len(symbols.train)} train symbols ({ratio:.3f} bytes each)", flush=True)
     if args.resume:
         state = load_checkpoint(args.resume, args.lr, device)
+        if state.model.config.vocab_size != symbols.vocab_size:
+            raise SystemExit(f"{args.resume}: vocabulary {state.model.config.vocab_size}, data {symbols.vocab_size}")
     else:
         config = LMConfig(
-            vocab_size=256,
+            vocab_size=symbols.vocab_size,
             d_model=args.d_model,
             n_layers=args.layers,
             n_heads=args.heads,
@@ -315,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = state.model.config
     if args.seq < 2 * config.window:
         print(f"warning: --seq {args.seq} < 2 x window: the steady sliding-window state is barely trained")
-    val_chunks = eval_chunks(corpus.val, VAL_BYTES)
+    val_chunks = eval_chunks(symbols.val, int(VAL_BYTES / ratio))
     log_path = checkpoint.with_suffix(".csv")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     new_log = not (args.resume and log_path.exists())
@@ -327,14 +424,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         last_log = last_save = state.seconds
         clock = time.monotonic() - state.seconds
         while state.seconds < budget:
-            inputs, targets = random_crops(corpus.train, args.seq, args.batch, config.bos, state.rng)
+            inputs, targets = random_crops(symbols.train, args.seq, args.batch, config.bos, state.rng)
             lr = learning_rate(args.lr, state.step, state.seconds, budget)
             train_step(state, inputs, targets, lr)
             state.seconds = time.monotonic() - clock
             done = state.seconds >= budget
             if done or state.seconds - last_log >= args.log_seconds:
-                val = float_bits(state.model, val_chunks) / val_chunks.size
-                train_bpb = sum(state.recent_bpb) / len(state.recent_bpb)
+                val = float_bits(state.model, val_chunks) / symbols.bytes_of(val_chunks)
+                train_bpb = sum(state.recent_bpb) / len(state.recent_bpb) / ratio
                 log.writerow([state.step, state.tokens, f"{state.seconds:.1f}", f"{train_bpb:.4f}", f"{val:.4f}"])
                 log_file.flush()
                 print(
@@ -347,16 +444,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             if done or state.seconds - last_save >= args.checkpoint_minutes * 60.0:
                 save_checkpoint(state, checkpoint)
                 last_save = state.seconds
-    chunks = eval_chunks(corpus.val, args.eval_bytes)
-    results = {"train_bpb": sum(state.recent_bpb) / max(1, len(state.recent_bpb)), "eval_bytes": chunks.size}
-    results["float_bpb"] = float_bits(state.model, chunks) / chunks.size
+    chunks = eval_chunks(symbols.val, int(args.eval_bytes / ratio))
+    eval_bytes = symbols.bytes_of(chunks)
+    results = {
+        "train_bpb": sum(state.recent_bpb) / max(1, len(state.recent_bpb)) / ratio,
+        "eval_bytes": eval_bytes,
+        "eval_symbols": chunks.size,
+    }
+    results["float_bpb"] = float_bits(state.model, chunks) / eval_bytes
     tensors = export_tensors(state.model)
     engine = ExactTransformer(config, {k: torch.from_numpy(v.astype(np.int64)) for k, v in tensors.items()}, device)
-    results["exact_bpb"] = exact_bits(engine, chunks) / chunks.size
+    results["exact_bpb"] = exact_bits(engine, chunks) / eval_bytes
     results["exact_loss_pct"] = 100.0 * (results["exact_bpb"] / results["float_bpb"] - 1.0)
     device_name = str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)
-    card = model_card(args, device_name, config, corpus, state, results)
-    digest = save_model(args.out, config, tensors, card)
+    card = model_card(args, device_name, config, symbols, state, results)
+    digest = save_model(args.out, config, tensors, card, args.tokenizer)
     print(
         f"float {results['float_bpb']:.4f} bpb, exact {results['exact_bpb']:.4f} bpb: "
         f"exact loses {results['exact_loss_pct']:.2f}% bits vs float"

@@ -1,8 +1,9 @@
 """Float checkpoint -> the shipped exact model: integer weights, multipliers and tables.
 
-A model directory holds ``model.safetensors`` (integers only), ``config.json`` and
-``MODEL_CARD.md``.  Its fingerprint is the sha256 over the two files the tables depend on, so an
-archive names exactly the integers that coded it.
+A model directory holds ``model.safetensors`` (integers only), ``config.json``,
+``MODEL_CARD.md`` and, for a token model, ``tokenizer.json``.  Its fingerprint is the sha256 over
+the files the coded symbols depend on, so an archive names exactly the integers (and tokens)
+that coded it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from safetensors.numpy import load_file, save_file
 from lmarchive.models.lm import quant
 from lmarchive.models.lm.exact import LMConfig
 from lmarchive.models.lm.float_model import OBSERVED, FloatTransformer
+from lmarchive.models.tokenizer import TOKENIZER_FILE
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -81,9 +84,13 @@ def export_tensors(model: FloatTransformer) -> dict[str, np.ndarray]:
     return out
 
 
-def save_model(directory: Path, config: LMConfig, tensors: dict[str, np.ndarray], card: str) -> bytes:
-    """Write the model directory; returns its fingerprint."""
+def save_model(
+    directory: Path, config: LMConfig, tensors: dict[str, np.ndarray], card: str, tokenizer: Path | None = None
+) -> bytes:
+    """Write the model directory (with a copy of ``tokenizer`` for a token model); returns its fingerprint."""
     directory.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        shutil.copyfile(tokenizer, directory / TOKENIZER_FILE)
     save_file({k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())}, str(directory / WEIGHTS))
     meta = {"format": FORMAT, **dataclasses.asdict(config)}
     (directory / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -92,9 +99,12 @@ def save_model(directory: Path, config: LMConfig, tensors: dict[str, np.ndarray]
 
 
 def fingerprint(directory: Path) -> bytes:
-    """sha256 over the files that determine the tables (length-prefixed, in a fixed order)."""
+    """sha256 over the files that determine the symbols and tables (length-prefixed, in a fixed
+    order); a byte model has no tokenizer file, and its fingerprint covers the other two."""
     h = hashlib.sha256()
-    for name in (CONFIG, WEIGHTS):
+    for name in (CONFIG, WEIGHTS, TOKENIZER_FILE):
+        if name == TOKENIZER_FILE and not (directory / name).is_file():
+            continue
         data = (directory / name).read_bytes()
         h.update(name.encode() + b"\0" + len(data).to_bytes(8, "little"))
         h.update(data)

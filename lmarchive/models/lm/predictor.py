@@ -1,5 +1,6 @@
-"""The exact transformer as a :class:`Predictor`: byte tokens, batched KV-cache decoding, and a
-block-parallel pass for the encoder that yields the very same tables.
+"""The exact transformer as a :class:`Predictor`: bytes or BPE tokens (a model folder with a
+``tokenizer.json``), batched KV-cache decoding, and a block-parallel pass for the encoder that
+yields the very same tables.
 
 On a CPU both directions run the compiled one-token step of :mod:`.compiled`: a torch step is
 hundreds of tiny operations, and even the block-parallel torch pass was 3 times slower than the
@@ -20,10 +21,11 @@ import numpy as np
 import torch
 
 from lmarchive.errors import ModelError
-from lmarchive.models.base import BytePredictor, PredictorBatch
+from lmarchive.models.base import PredictorBatch, TablePredictor
 from lmarchive.models.lm.compiled import CompiledLM, step_streams
 from lmarchive.models.lm.convert import fingerprint, load_model_dir
 from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
+from lmarchive.models.tokenizer import TOKENIZER_FILE, ByteTokenizer
 
 TABLE_BUDGET = 1 << 24
 """Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
@@ -56,22 +58,44 @@ def _rows(streams: np.ndarray) -> slice | torch.Tensor:
     return torch.as_tensor(streams, dtype=torch.int64)
 
 
-class LMPredictor(BytePredictor):
+class LMPredictor(TablePredictor):
     """A model directory (see :mod:`convert`) loaded onto a device."""
 
     def __init__(self, name: str, directory: Path, device: str = "cpu") -> None:
         self.name = name
         self.directory = directory
+        self.tokenizer: ByteTokenizer | None = None
         try:
             config, tensors = load_model_dir(directory)
+            if (directory / TOKENIZER_FILE).is_file():
+                self.tokenizer = ByteTokenizer(directory / TOKENIZER_FILE)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"model {name!r} in {directory} cannot be loaded: {exc}") from None
-        if config.vocab_size != 256:
-            raise ModelError(f"model {name!r}: only byte vocabularies (256 symbols) are supported so far")
+        vocab = 256 if self.tokenizer is None else self.tokenizer.vocab_size
+        if config.vocab_size != vocab:
+            raise ModelError(f"model {name!r}: {config.vocab_size} outputs for a vocabulary of {vocab} symbols")
         self.config = config
+        self.vocab_size = vocab
         self.engine = ExactTransformer(config, tensors, device)
         self.compiled = CompiledLM(config, tensors)
         self._fingerprint = fingerprint(directory)
+
+    @property
+    def fingerprint(self) -> bytes:
+        return self._fingerprint
+
+    def tokenize(self, data: bytes) -> np.ndarray:
+        if self.tokenizer is None:
+            return np.frombuffer(data, dtype=np.uint8)
+        ids = self.tokenizer.encode(data)
+        if self.tokenizer.decode(ids) != data:  # cannot happen with every byte in the vocabulary; never risk it
+            raise ModelError(f"model {self.name!r}: its tokenizer does not reproduce the input")
+        return ids
+
+    def detokenize(self, symbols: np.ndarray) -> bytes:
+        if self.tokenizer is None:
+            return np.asarray(symbols, dtype=np.uint8).tobytes()
+        return self.tokenizer.decode(symbols)
 
     def open_batch(self, n: int) -> PredictorBatch:
         if self.engine.device.type == "cpu":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lmarchive.coding import BatchDecoder, BatchEncoder
-from lmarchive.errors import CancelledError, FormatError
+from lmarchive.errors import CancelledError, FormatError, ModelError
 from lmarchive.models.base import ByteSymbols, Predictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
 from lmarchive.models.mix.state import MixParams, new_state
@@ -42,6 +42,8 @@ class MixPredictor(ByteSymbols, Predictor):
     """Context, word and match models mixed in the log-odds domain, plus an LM's prediction when given."""
 
     def __init__(self, name: str, params: MixParams, lm: LMPredictor | None = None, threads: int | None = None) -> None:
+        if lm is not None and lm.vocab_size != 256:
+            raise ModelError(f"{name!r}: the mixing model codes bytes, and {lm.name!r} predicts BPE tokens")
         self.name = name
         self.params = params
         self.lm = lm

@@ -1,0 +1,157 @@
+"""The byte-level BPE tokenizer: every byte sequence comes back exactly.
+
+A token model's archive decodes by the tokenizer's vocabulary alone, so a tokenization that does
+not reproduce its input would lose data.  Checked over random bytes (hypothesis) and over real
+files of every kind: source code, prose, JSON, CRLF text, other scripts, invalid UTF-8, binaries.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import text_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lmarchive.models.tokenizer import ByteTokenizer, byte_chars, bytes_to_text, text_to_bytes, train_tokenizer
+from lmarchive.training import train_tokenizer as train_tokenizer_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "resources" / "models" / "lmt-s1" / "tokenizer.json"
+
+MULTILINGUAL = (
+    "Grüße aus Köln, ça va très bien. Ελληνικά κείμενα. Русский текст для проверки. "
+    "日本語のテキストです。中文文本。한국어 텍스트. עברית. العربية. हिन्दी पाठ. 🙂🚀\n"
+)
+
+
+def training_text() -> list[bytes]:
+    rng = random.Random(3)
+    code = (ROOT / "lmarchive" / "archive.py").read_bytes()
+    return [text_bytes(rng, 20000), code, MULTILINGUAL.encode() * 20, json.dumps({"k": list(range(300))}).encode()]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> ByteTokenizer:
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_tokenizer(training_text(), 600).save(str(path))
+    return ByteTokenizer(path)
+
+
+@pytest.fixture(scope="module", params=["small", "shipped"])
+def tokenizer(request: pytest.FixtureRequest, small: ByteTokenizer) -> ByteTokenizer:
+    return small if request.param == "small" else ByteTokenizer(SHIPPED)
+
+
+def real_files() -> dict[str, bytes]:
+    """One sample of each kind of file people archive."""
+    rng = random.Random(9)
+    prose = (ROOT / "README.md").read_bytes()
+    records = [{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.25} for i in range(200)]
+    return {
+        "python": (ROOT / "lmarchive" / "codec.py").read_bytes(),
+        "markdown": prose,
+        "json": json.dumps(records, indent=2).encode(),
+        "crlf": prose.replace(b"\n", b"\r\n"),
+        "multilingual": MULTILINGUAL.encode() * 5,
+        "utf16": MULTILINGUAL.encode("utf-16"),
+        "invalid_utf8": b"ok \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 end\n" * 10,
+        "executable": Path(sys.executable).read_bytes()[:200_000],
+        "random": rng.randbytes(50_000),
+        "zeros": bytes(10_000),
+        "every_byte": bytes(range(256)) * 4,
+        "whitespace": b" \t\n\r\x0b\x0c" * 100 + b"    \n\n\n\t\t  x",
+    }
+
+
+def test_each_byte_stands_for_one_printable_character_that_is_not_whitespace() -> None:
+    chars = byte_chars()
+    assert len(set(chars)) == 256
+    assert all(c.isprintable() and not c.isspace() for c in chars)
+    data = bytes(range(256))
+    assert text_to_bytes(bytes_to_text(data)) == data
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000))
+def test_any_bytes_round_trip(tokenizer: ByteTokenizer, data: bytes) -> None:
+    ids = tokenizer.encode(data)
+    assert ids.dtype == np.int64 and (ids.size == 0 or 0 <= ids.min() <= ids.max() < tokenizer.vocab_size)
+    assert tokenizer.decode(ids) == data
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=500))
+def test_any_unicode_text_round_trips(tokenizer: ByteTokenizer, text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    assert tokenizer.decode(tokenizer.encode(data)) == data
+
+
+@pytest.mark.parametrize("kind", sorted(real_files()))
+def test_real_files_of_every_kind_round_trip(tokenizer: ByteTokenizer, kind: str) -> None:
+    data = real_files()[kind]
+    ids = tokenizer.encode(data)
+    assert tokenizer.decode(ids) == data
+    (many,) = tokenizer.encode_many([data])
+    assert np.array_equal(many, ids)
+
+
+def test_text_takes_fewer_tokens_than_bytes(tokenizer: ByteTokenizer) -> None:
+    for kind in ("python", "markdown", "json"):
+        data = real_files()[kind]
+        assert len(tokenizer.encode(data)) < len(data) / 1.5, kind
+
+
+def test_the_shipped_vocabulary_holds_every_byte_and_is_the_models_size() -> None:
+    tok = ByteTokenizer(SHIPPED)
+    config = json.loads((SHIPPED.parent / "config.json").read_text())
+    assert tok.vocab_size == config["vocab_size"]
+    assert sorted(p for p in tok.pieces if len(p) == 1) == [bytes([b]) for b in range(256)]
+
+
+def test_ids_outside_the_vocabulary_are_refused(small: ByteTokenizer) -> None:
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        small.decode(np.array([0, small.vocab_size]))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        small.decode(np.array([-1]))
+
+
+def test_a_vocabulary_missing_a_byte_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokenizer.json"
+    train_tokenizer(training_text(), 300).save(str(path))
+    raw = json.loads(path.read_text())
+    vocab = raw["model"]["vocab"]
+    missing = byte_chars()[0x07]
+    gone = vocab.pop(missing)
+    raw["model"]["vocab"] = {t: (i if i < gone else i - 1) for t, i in vocab.items()}
+    raw["model"]["merges"] = [m for m in raw["model"]["merges"] if missing not in "".join(m)]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="every single byte"):
+        ByteTokenizer(path)
+
+
+def test_gapped_token_ids_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokenizer.json"
+    train_tokenizer(training_text(), 300).save(str(path))
+    raw = json.loads(path.read_text())
+    raw["model"]["vocab"] = {t: i * 2 for t, i in raw["model"]["vocab"].items()}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match=r"are not 0\.\."):
+        ByteTokenizer(path)
+
+
+def test_the_cli_trains_and_measures_each_vocabulary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, doc in enumerate(training_text()):
+        (data / f"{i}.txt").write_bytes(doc)
+    train_tokenizer_cli.main(["--data", str(data), "--vocab", "400", "300", "--out", str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    assert "vocab 400:" in printed and "vocab 300:" in printed and "bytes per token" in printed
+    assert ByteTokenizer(tmp_path / "out" / "tokenizer.json").vocab_size == 400
+    assert ByteTokenizer(tmp_path / "out" / "tokenizer-300.json").vocab_size == 300
