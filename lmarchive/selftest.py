@@ -17,11 +17,15 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lmarchive.errors import LMArchiveError
 from lmarchive.resources import resources_dir
+
+if TYPE_CHECKING:
+    from lmarchive.models.lm.predictor import LMPredictor
 
 CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
 """sha256 of every cm2 table (int64 little-endian) while coding :func:`cm2_sample`."""
@@ -177,23 +181,42 @@ def _roundtrip(model: str, payload: bytes) -> Check:
     return Check(f"archive round-trip with {model} ({used} chunks)", back == payload, "decoded bytes differ")
 
 
-def _lm_roundtrip(device: str) -> Check:
-    """Model-code two chunks with the reference LM (no fallback) and decode them incrementally."""
+def _lm_roundtrip(model: LMPredictor, label: str) -> Check:
+    """Model-code two chunks with ``model`` (no fallback) and decode them incrementally."""
     from lmarchive.codec import decode_chunks, model_encode
     from lmarchive.container import ChunkRecord, Method
-    from lmarchive.models.lm.predictor import LMPredictor
 
-    model = LMPredictor(REFERENCE_MODEL, reference_dir() / REFERENCE_MODEL, device)
-    chunks = [sample_text(3000), sample_text(1100)[::-1]]
-    coded = model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks])
+    chunks = [sample_text(3000), sample_text(1100)[::-1] + bytes(range(256))]
+    sequences = [model.tokenize(c) for c in chunks]
+    coded = model_encode(model, sequences, [len(c) for c in chunks])
     records = [
-        ChunkRecord(0, len(d), len(c), len(c), zlib.crc32(c), Method.MODEL) for d, c in zip(coded, chunks, strict=True)
+        ChunkRecord(0, len(d), len(c), len(s), zlib.crc32(c), Method.MODEL)
+        for d, c, s in zip(coded, chunks, sequences, strict=True)
     ]
     try:
         back = decode_chunks(list(zip(records, coded, strict=True)), model)
     except LMArchiveError as exc:
-        return Check(f"LM range-coding round-trip, {device}", False, str(exc))
-    return Check(f"LM range-coding round-trip, {device}", back == chunks, "decoded bytes differ")
+        return Check(label, False, str(exc))
+    return Check(label, back == chunks, "decoded bytes differ")
+
+
+def _lm_checks(device: str) -> list[Check]:
+    """The reference LM's round trip, and the ``lm`` profile's model's where it is installed (a
+    token model also proves the tokenizer library works here)."""
+    from lmarchive.models import registry
+    from lmarchive.models.lm.predictor import LMPredictor
+
+    reference = LMPredictor(REFERENCE_MODEL, reference_dir() / REFERENCE_MODEL, device)
+    checks = [_lm_roundtrip(reference, f"LM range-coding round-trip, {device}")]
+    if "lm" in registry.available_models():
+        try:
+            model = registry.load_model("lm", device)
+        except LMArchiveError as exc:
+            return [*checks, Check("the lm profile's model loads", False, str(exc))]
+        if isinstance(model, LMPredictor):
+            kind = "tokens" if model.tokenizer is not None else "bytes"
+            checks.append(_lm_roundtrip(model, f"{model.name} ({kind}) range-coding round-trip, {device}"))
+    return checks
 
 
 def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = None) -> list[Check]:
@@ -212,7 +235,8 @@ def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = N
     if (reference_dir() / GOLDEN_FILE).is_file():
         for check in lm_golden_checks(device):
             add(check)
-        add(_lm_roundtrip(device))
+        for check in _lm_checks(device):
+            add(check)
         add(_cmx_golden(True))
     else:
         add(Check("LM golden vectors", False, f"{reference_dir() / GOLDEN_FILE} is missing from this installation"))

@@ -190,7 +190,7 @@ def test_profiles_resolve_and_are_recorded_concretely(monkeypatch: pytest.Monkey
     assert registry.resolve("default") == "cmx"  # the tests run without the LM in the profiles
     assert "lm" not in registry.available_models()
     monkeypatch.delenv(registry.BUILTIN_LM_ENV)  # as installed: the shipped LM
-    assert registry.resolve("lm") == registry.BUILTIN_LM
+    assert registry.resolve("lm") == registry.BUILTIN_TOKEN_LM
     assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
     assert registry.available_models()[:3] == ["fast", "default", "lm"]
 

@@ -25,14 +25,17 @@ if TYPE_CHECKING:
     from lmarchive.models.lm.predictor import LMPredictor
 
 BUILTIN_LM = "lmb-s1"
-"""The LM shipped in resources/models (see its MODEL_CARD.md)."""
+"""The byte LM shipped in resources/models, mixed into ``default`` (see its MODEL_CARD.md)."""
+BUILTIN_TOKEN_LM = "lmt-s1"
+"""The token LM shipped in resources/models, the ``lm`` profile: it codes far better alone than the
+byte LM, but the mixer codes bytes and cannot take it."""
 BUILTIN_LM_ENV = "LMARCHIVE_BUILTIN_LM"
 """Names another model folder as the LM of the profiles; empty: use none (``default`` = ``fast``)."""
 MIX_PREFIX = "cmx+"
 PROFILES = {
     "fast": "adaptive context and match models, mixed (no LM)",
-    "default": "the built-in LM mixed with the adaptive models",
-    "lm": "the built-in LM alone",
+    "default": "the built-in byte LM mixed with the adaptive models",
+    "lm": "the built-in token LM alone (slow)",
 }
 DEFAULT_MODEL = "default"
 _BUILTIN: dict[str, Callable[[str], Predictor]] = {
@@ -62,7 +65,7 @@ def resolve(name: str) -> str:
     if name == "default":
         return MIX_PREFIX + str(lm)
     if name == "lm":
-        return lm or BUILTIN_LM  # a missing LM then fails to load with a clear message
+        return lm_alone() or BUILTIN_TOKEN_LM  # a missing LM then fails to load with a clear message
     return name
 
 
@@ -72,10 +75,18 @@ def builtin_lm() -> str | None:
     return name if name and name in _model_dirs() else None
 
 
+def lm_alone() -> str | None:
+    """The LM of the ``lm`` profile: $LMARCHIVE_BUILTIN_LM when set, else the shipped token LM,
+    else the shipped byte LM; None when not installed."""
+    if BUILTIN_LM_ENV in os.environ:
+        return builtin_lm()
+    return next((name for name in (BUILTIN_TOKEN_LM, BUILTIN_LM) if name in _model_dirs()), None)
+
+
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
     lms = sorted(_model_dirs())
-    profiles = [p for p in PROFILES if p != "lm" or builtin_lm() is not None]
+    profiles = [p for p in PROFILES if p != "lm" or lm_alone() is not None]
     return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
 
 
