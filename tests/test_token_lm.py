@@ -132,6 +132,8 @@ def test_a_broken_tokenizer_file_is_a_model_error(models: Path, tmp_path: Path) 
 
 
 def test_the_mixing_model_refuses_a_token_lm(use_models: Path) -> None:
+    assert "tok-tiny" in registry.available_models()
+    assert "cmx+tok-tiny" not in registry.available_models()
     with pytest.raises(ModelError, match="predicts BPE tokens"):
         registry.load_model("cmx+tok-tiny")
 

@@ -19,6 +19,7 @@ from lmarchive.errors import ModelError
 from lmarchive.models.base import Predictor
 from lmarchive.models.context import ContextModel
 from lmarchive.models.mix.params import FAST_PARAMS, MixParams
+from lmarchive.models.tokenizer import TOKENIZER_FILE
 from lmarchive.resources import MODEL_PATH_ENV, model_search_path
 
 if TYPE_CHECKING:
@@ -85,9 +86,11 @@ def lm_alone() -> str | None:
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
-    lms = sorted(_model_dirs())
+    dirs = _model_dirs()
+    lms = sorted(dirs)
+    mixable = [lm for lm in lms if not (dirs[lm] / TOKENIZER_FILE).is_file()]  # the mixer codes bytes
     profiles = [p for p in PROFILES if p != "lm" or lm_alone() is not None]
-    return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in lms)]
+    return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in mixable)]
 
 
 def load_model(name: str, device: str = "cpu") -> Predictor:

@@ -46,9 +46,18 @@ def bytes_to_text(data: bytes) -> str:
     return data.decode("latin-1").translate(_to_chars())
 
 
+@cache
+def _to_bytes() -> dict[str, int]:
+    return {c: b for b, c in enumerate(byte_chars())}
+
+
 def text_to_bytes(text: str) -> bytes:
-    back = {c: b for b, c in enumerate(byte_chars())}
-    return bytes(back[c] for c in text)
+    """The bytes a token's characters stand for; ValueError for a character outside the table."""
+    back = _to_bytes()
+    try:
+        return bytes(back[c] for c in text)
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} stands for no byte") from None
 
 
 def split_pattern() -> str:
@@ -100,7 +109,8 @@ class ByteTokenizer:
         self._flat = np.frombuffer(b"".join(pieces), dtype=np.uint8)
         self._start, self._len = offsets[:-1], np.diff(offsets)
         self._tok = Tokenizer.from_str(raw)
-        self._tok.pre_tokenizer = new_tokenizer().pre_tokenizer  # ours, whatever the file says
+        self._tok.normalizer = None  # ours, whatever the file says: the text is the bytes
+        self._tok.pre_tokenizer = new_tokenizer().pre_tokenizer
 
     def encode(self, data: bytes) -> np.ndarray:
         ids = self._tok.encode(bytes_to_text(data), add_special_tokens=False).ids
