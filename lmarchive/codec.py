@@ -242,4 +242,7 @@ def model_decode(
     progress = _Progress(lengths, [r.orig_len for r in records], report, cancel)
     symbols = predictor.decode_streams(coded, lengths, progress.tick)
     progress.finish()
+    for seq, record in zip(symbols, records, strict=True):
+        if predictor.decoded_size(seq) != record.orig_len:  # before a hostile chunk can blow up in memory
+            raise FormatError("a chunk does not decode to its recorded length: the archive is corrupt")
     return [predictor.detokenize(s) for s in symbols]

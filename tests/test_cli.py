@@ -450,11 +450,11 @@ def test_bench_skips_a_missing_default_profile_only(
     monkeypatch.setattr(bench, "DEFAULT_BENCH_MODELS", ("cm2", "lm"))  # cm2 for speed; fast is cmx
     code, out, err = run(capsys, "bench", "--methods", "model,gzip", *two_files)
     assert code == 0
-    assert err.startswith("lmarchive: warning: skipped lm: unknown model 'lmb-s1'") and len(err.splitlines()) == 1
+    assert err.startswith("lmarchive: warning: skipped lm: unknown model 'lmt-s1'") and len(err.splitlines()) == 1
     assert out.splitlines()[1].split() == ["file", "bytes", "cm2", "gzip", "-9"]
     code, out, err = run(capsys, "bench", "--model", "cm2,lm", "--methods", "model,gzip", *two_files)
     assert code == 1 and out == ""
-    assert_error(err, "unknown model 'lmb-s1'")
+    assert_error(err, "unknown model 'lmt-s1'")
     code, out, err = run(capsys, "bench", "--model", "cm2,nosuch", *two_files)
     assert code == 1 and out == ""
     assert_error(err, "unknown model 'nosuch'")

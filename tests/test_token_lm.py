@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +20,16 @@ import torch
 from conftest import text_bytes
 
 import lmarchive
-from lmarchive.errors import ModelError
+from lmarchive import codec
+from lmarchive.container import ChunkRecord, ContainerReader, Method
+from lmarchive.errors import FormatError, ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm.compiled import CompiledLM
 from lmarchive.models.lm.convert import export_tensors, fingerprint, load_model_dir, save_model
 from lmarchive.models.lm.exact import ExactTransformer, LMConfig
 from lmarchive.models.lm.float_model import FloatTransformer
 from lmarchive.models.lm.predictor import LMPredictor
-from lmarchive.models.tokenizer import TOKENIZER_FILE, ByteTokenizer, train_tokenizer
+from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer, train_tokenizer
 from lmarchive.training.train_lm import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +66,7 @@ def use_models(models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_the_compiled_step_gives_the_torch_tables_for_a_token_vocabulary(models: Path) -> None:
     config, tensors = load_model_dir(models / "tok-tiny")
     engine, compiled = ExactTransformer(config, tensors), CompiledLM(config, tensors)
-    ids = ByteTokenizer(models / "tok-tiny" / TOKENIZER_FILE).encode(documents()[1][:3000])
+    ids = BpeTokenizer(models / "tok-tiny" / TOKENIZER_FILE).encode(documents()[1][:3000])
     tokens = np.concatenate([[config.bos], ids[:80]]).astype(np.int64)
     with torch.no_grad():
         expected = engine.forward(torch.from_numpy(tokens)[None], engine.new_cache(1), slice(0, 1))[0].numpy()
@@ -82,8 +85,21 @@ def test_streams_of_tokens_round_trip(models: Path) -> None:
     assert [lm.detokenize(s) for s in back] == chunks
 
 
+def sample(lm: LMPredictor, tokens: int, seed: int) -> bytes:
+    """Text drawn from the model's own tables, token by token: data it codes better than zstd."""
+    rng = np.random.default_rng(seed)
+    batch = lm.open_batch(1)
+    ids = []
+    for _ in range(tokens):
+        table = batch.frequencies(np.arange(1))[0]
+        ids.append(int(np.searchsorted(np.cumsum(table), rng.integers(0, table.sum()), side="right")))
+        batch.update(np.arange(1), np.array(ids[-1:]))
+    return lm.detokenize(np.array(ids))
+
+
 def test_an_archive_made_with_a_token_model_extracts_exactly(use_models: Path, tmp_path: Path) -> None:
     files = {
+        "sampled.txt": sample(registry.load_model("tok-tiny"), 1500, seed=1),
         "code.py": documents()[1],
         "notes.txt": text_bytes(random.Random(2), 5000),
         "noise.bin": random.Random(3).randbytes(3000),
@@ -103,16 +119,35 @@ def test_an_archive_made_with_a_token_model_extracts_exactly(use_models: Path, t
         assert {name: zf.read(name) for name in zf.namelist()} == files
         zf.extractall(tmp_path / "out")
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == files
+    with ContainerReader(archive) as reader:
+        entry = reader.get("sampled.txt")
+        assert entry is not None and {c.method for c in entry.chunks} == {Method.MODEL}
+        assert sum(c.symbols for c in entry.chunks) < len(files["sampled.txt"])  # tokens, not bytes
+
+
+def test_a_chunk_whose_tokens_spell_more_bytes_than_recorded_is_refused(models: Path) -> None:
+    lm = LMPredictor("tok-tiny", models / "tok-tiny")
+    chunk = documents()[1][:2000]
+    seq = lm.tokenize(chunk)
+    (coded,) = codec.model_encode(lm, [seq], [len(chunk)])
+    record = ChunkRecord(0, len(coded), len(chunk) - 1, len(seq), zlib.crc32(chunk), Method.MODEL)
+    with pytest.raises(FormatError, match="recorded length"):
+        codec.decode_chunks([(record, coded)], lm)
 
 
 def test_the_fingerprint_covers_the_tokenizer(models: Path, tmp_path: Path) -> None:
     copy = tmp_path / "tok-tiny"
     shutil.copytree(models / "tok-tiny", copy)
     before = fingerprint(copy)
-    raw = json.loads((copy / TOKENIZER_FILE).read_text())
-    raw["added_tokens"] = []
-    (copy / TOKENIZER_FILE).write_text(json.dumps(raw, indent=1))
+    text = (copy / TOKENIZER_FILE).read_text()
+    raw = json.loads(text)
+    vocab = raw["model"]["vocab"]
+    first, second = (t for t, i in vocab.items() if i in (VOCAB - 2, VOCAB - 1))
+    vocab[first], vocab[second] = vocab[second], vocab[first]  # two ids swapped: other bytes decode
+    (copy / TOKENIZER_FILE).write_text(json.dumps(raw, indent=2, ensure_ascii=False))
     assert fingerprint(copy) != before
+    (copy / TOKENIZER_FILE).write_text(text)
+    assert fingerprint(copy) == before
 
 
 def test_a_tokenizer_of_another_size_than_the_model_is_refused(models: Path, tmp_path: Path) -> None:
@@ -136,6 +171,15 @@ def test_the_mixing_model_refuses_a_token_lm(use_models: Path) -> None:
     assert "cmx+tok-tiny" not in registry.available_models()
     with pytest.raises(ModelError, match="predicts BPE tokens"):
         registry.load_model("cmx+tok-tiny")
+
+
+def test_a_token_model_named_as_the_builtin_lm_serves_lm_but_not_default(
+    use_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(registry.BUILTIN_LM_ENV, "tok-tiny")
+    assert registry.resolve("lm") == "tok-tiny"
+    assert registry.resolve("default") == "cmx"  # the mixer codes bytes: no LM for it
+    assert registry.load_model("default").name == "cmx"
 
 
 def test_training_with_a_tokenizer_exports_a_token_model(tmp_path: Path, models: Path) -> None:
@@ -174,3 +218,12 @@ def test_a_shard_written_once_trains_without_the_data(tmp_path: Path, models: Pa
     as_bytes = ["--out", str(tmp_path / "c"), "--checkpoint", str(tmp_path / "c.pt"), "--name", "c"]
     with pytest.raises(SystemExit, match="was not made with"):
         train_main([*as_bytes, "--minutes", "0.003", "--shard", str(shard)])
+
+
+def test_a_byte_model_saved_over_a_token_models_folder_drops_its_tokenizer(models: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    shutil.copytree(models / "tok-tiny", folder)
+    config = LMConfig(vocab_size=256, d_model=32, n_layers=1, n_heads=2, d_ffn=64, window=16, rope_period=64)
+    save_model(folder, config, export_tensors(FloatTransformer(config)), "# m\n")
+    assert not (folder / TOKENIZER_FILE).exists()
+    assert LMPredictor("m", folder).tokenizer is None

@@ -7,6 +7,7 @@ files of every kind: source code, prose, JSON, CRLF text, other scripts, invalid
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sys
@@ -18,11 +19,12 @@ from conftest import text_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmarchive.models.tokenizer import ByteTokenizer, byte_chars, bytes_to_text, text_to_bytes, train_tokenizer
+from lmarchive.models.tokenizer import BpeTokenizer, byte_chars, bytes_to_text, text_to_bytes, train_tokenizer
 from lmarchive.training import train_tokenizer as train_tokenizer_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "resources" / "models" / "lmt-s1" / "tokenizer.json"
+GPT2_TABLE_SHA256 = "3bd96da9fcd14021199c10cd38baa447294f336f25d71c2881b5cfabaf6f7c28"
 
 MULTILINGUAL = (
     "Grüße aus Köln, ça va très bien. Ελληνικά κείμενα. Русский текст для проверки. "
@@ -37,15 +39,15 @@ def training_text() -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> ByteTokenizer:
+def small(tmp_path_factory: pytest.TempPathFactory) -> BpeTokenizer:
     path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
     train_tokenizer(training_text(), 600).save(str(path))
-    return ByteTokenizer(path)
+    return BpeTokenizer(path)
 
 
 @pytest.fixture(scope="module", params=["small", "shipped"])
-def tokenizer(request: pytest.FixtureRequest, small: ByteTokenizer) -> ByteTokenizer:
-    return small if request.param == "small" else ByteTokenizer(SHIPPED)
+def tokenizer(request: pytest.FixtureRequest, small: BpeTokenizer) -> BpeTokenizer:
+    return small if request.param == "small" else BpeTokenizer(SHIPPED)
 
 
 def real_files() -> dict[str, bytes]:
@@ -69,6 +71,26 @@ def real_files() -> dict[str, bytes]:
     }
 
 
+def test_the_byte_table_is_gpt2s() -> None:
+    """docs/FORMAT.md fixes the table; archives decode by it, so it must never change."""
+    chars = byte_chars()
+    assert [chars[b] for b in (0x00, 0x0A, 0x20, 0x21, 0x7E, 0x7F, 0xA0, 0xA1, 0xAC, 0xAD, 0xAE, 0xFF)] == [
+        "\u0100",
+        "\u010a",
+        "\u0120",
+        "!",
+        "~",
+        "\u0121",
+        "\u0142",
+        "\u00a1",
+        "\u00ac",
+        "\u0143",
+        "\u00ae",
+        "\u00ff",
+    ]
+    assert hashlib.sha256("".join(chars).encode()).hexdigest() == GPT2_TABLE_SHA256
+
+
 def test_each_byte_stands_for_one_printable_character_that_is_not_whitespace() -> None:
     chars = byte_chars()
     assert len(set(chars)) == 256
@@ -79,7 +101,7 @@ def test_each_byte_stands_for_one_printable_character_that_is_not_whitespace() -
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=2000))
-def test_any_bytes_round_trip(tokenizer: ByteTokenizer, data: bytes) -> None:
+def test_any_bytes_round_trip(tokenizer: BpeTokenizer, data: bytes) -> None:
     ids = tokenizer.encode(data)
     assert ids.dtype == np.int64 and (ids.size == 0 or 0 <= ids.min() <= ids.max() < tokenizer.vocab_size)
     assert tokenizer.decode(ids) == data
@@ -87,13 +109,13 @@ def test_any_bytes_round_trip(tokenizer: ByteTokenizer, data: bytes) -> None:
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=500))
-def test_any_unicode_text_round_trips(tokenizer: ByteTokenizer, text: str) -> None:
+def test_any_unicode_text_round_trips(tokenizer: BpeTokenizer, text: str) -> None:
     data = text.encode("utf-8", "surrogatepass")
     assert tokenizer.decode(tokenizer.encode(data)) == data
 
 
 @pytest.mark.parametrize("kind", sorted(real_files()))
-def test_real_files_of_every_kind_round_trip(tokenizer: ByteTokenizer, kind: str) -> None:
+def test_real_files_of_every_kind_round_trip(tokenizer: BpeTokenizer, kind: str) -> None:
     data = real_files()[kind]
     ids = tokenizer.encode(data)
     assert tokenizer.decode(ids) == data
@@ -101,20 +123,20 @@ def test_real_files_of_every_kind_round_trip(tokenizer: ByteTokenizer, kind: str
     assert np.array_equal(many, ids)
 
 
-def test_text_takes_fewer_tokens_than_bytes(tokenizer: ByteTokenizer) -> None:
+def test_text_takes_fewer_tokens_than_bytes(tokenizer: BpeTokenizer) -> None:
     for kind in ("python", "markdown", "json"):
         data = real_files()[kind]
         assert len(tokenizer.encode(data)) < len(data) / 1.5, kind
 
 
 def test_the_shipped_vocabulary_holds_every_byte_and_is_the_models_size() -> None:
-    tok = ByteTokenizer(SHIPPED)
+    tok = BpeTokenizer(SHIPPED)
     config = json.loads((SHIPPED.parent / "config.json").read_text())
     assert tok.vocab_size == config["vocab_size"]
     assert sorted(p for p in tok.pieces if len(p) == 1) == [bytes([b]) for b in range(256)]
 
 
-def test_ids_outside_the_vocabulary_are_refused(small: ByteTokenizer) -> None:
+def test_ids_outside_the_vocabulary_are_refused(small: BpeTokenizer) -> None:
     with pytest.raises(ValueError, match="outside the vocabulary"):
         small.decode(np.array([0, small.vocab_size]))
     with pytest.raises(ValueError, match="outside the vocabulary"):
@@ -132,7 +154,29 @@ def test_a_vocabulary_missing_a_byte_is_refused(tmp_path: Path) -> None:
     raw["model"]["merges"] = [m for m in raw["model"]["merges"] if missing not in "".join(m)]
     path.write_text(json.dumps(raw))
     with pytest.raises(ValueError, match="every single byte"):
-        ByteTokenizer(path)
+        BpeTokenizer(path)
+
+
+def test_added_tokens_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokenizer.json"
+    tok = train_tokenizer(training_text(), 300)
+    tok.add_special_tokens(["<|end|>"])
+    tok.save(str(path))
+    with pytest.raises(ValueError, match="added"):
+        BpeTokenizer(path)
+
+
+def test_a_file_the_library_cannot_load_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "tokenizer.json"
+    train_tokenizer(training_text(), 300).save(str(path))
+    raw = json.loads(path.read_text())
+    raw["pre_tokenizer"] = {"type": "NoSuchPreTokenizer"}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="cannot load"):
+        BpeTokenizer(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a BPE tokenizer file"):
+        BpeTokenizer(path)
 
 
 def test_gapped_token_ids_are_refused(tmp_path: Path) -> None:
@@ -142,7 +186,7 @@ def test_gapped_token_ids_are_refused(tmp_path: Path) -> None:
     raw["model"]["vocab"] = {t: i * 2 for t, i in raw["model"]["vocab"].items()}
     path.write_text(json.dumps(raw))
     with pytest.raises(ValueError, match=r"are not 0\.\."):
-        ByteTokenizer(path)
+        BpeTokenizer(path)
 
 
 def test_the_cli_trains_and_measures_each_vocabulary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,5 +197,5 @@ def test_the_cli_trains_and_measures_each_vocabulary(tmp_path: Path, capsys: pyt
     train_tokenizer_cli.main(["--data", str(data), "--vocab", "400", "300", "--out", str(tmp_path / "out")])
     printed = capsys.readouterr().out
     assert "vocab 400:" in printed and "vocab 300:" in printed and "bytes per token" in printed
-    assert ByteTokenizer(tmp_path / "out" / "tokenizer.json").vocab_size == 400
-    assert ByteTokenizer(tmp_path / "out" / "tokenizer-300.json").vocab_size == 300
+    assert BpeTokenizer(tmp_path / "out" / "tokenizer.json").vocab_size == 400
+    assert BpeTokenizer(tmp_path / "out" / "tokenizer-300.json").vocab_size == 300

@@ -65,6 +65,10 @@ class Predictor(ABC):
     def detokenize(self, symbols: np.ndarray) -> bytes:
         """Symbols back to the exact bytes."""
 
+    def decoded_size(self, symbols: np.ndarray) -> int:
+        """Bytes :meth:`detokenize` would give, known before building them (one per symbol here)."""
+        return len(symbols)
+
     @abstractmethod
     def encode_streams(self, sequences: Sequence[np.ndarray], tick: TickFn) -> list[bytes]:
         """Range-code each symbol sequence into its own independent stream."""

@@ -31,7 +31,8 @@ BUILTIN_TOKEN_LM = "lmt-s1"
 """The token LM shipped in resources/models, the ``lm`` profile: it codes far better alone than the
 byte LM, but the mixer codes bytes and cannot take it."""
 BUILTIN_LM_ENV = "LMARCHIVE_BUILTIN_LM"
-"""Names another model folder as the LM of the profiles; empty: use none (``default`` = ``fast``)."""
+"""Names another model folder as the LM of the profiles (``default`` mixes it in only if it is a
+byte LM, else falls back to ``fast``); empty: use none (``default`` = ``fast``, no ``lm``)."""
 MIX_PREFIX = "cmx+"
 PROFILES = {
     "fast": "adaptive context and match models, mixed (no LM)",
@@ -70,25 +71,34 @@ def resolve(name: str) -> str:
     return name
 
 
+def is_token_model(directory: Path) -> bool:
+    """A model folder with a tokenizer codes BPE tokens, which the mixer (over bytes) cannot take."""
+    return (directory / TOKENIZER_FILE).is_file()
+
+
 def builtin_lm() -> str | None:
-    """The LM the profiles use: $LMARCHIVE_BUILTIN_LM or the shipped one, None when not installed."""
+    """The byte LM ``default`` mixes in: $LMARCHIVE_BUILTIN_LM or the shipped one; None when not
+    installed or a token model."""
     name = os.environ.get(BUILTIN_LM_ENV, BUILTIN_LM)
-    return name if name and name in _model_dirs() else None
+    directory = _model_dirs().get(name) if name else None
+    return name if directory is not None and not is_token_model(directory) else None
 
 
 def lm_alone() -> str | None:
     """The LM of the ``lm`` profile: $LMARCHIVE_BUILTIN_LM when set, else the shipped token LM,
     else the shipped byte LM; None when not installed."""
+    dirs = _model_dirs()
     if BUILTIN_LM_ENV in os.environ:
-        return builtin_lm()
-    return next((name for name in (BUILTIN_TOKEN_LM, BUILTIN_LM) if name in _model_dirs()), None)
+        name = os.environ[BUILTIN_LM_ENV]
+        return name if name in dirs else None
+    return next((name for name in (BUILTIN_TOKEN_LM, BUILTIN_LM) if name in dirs), None)
 
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model` (and the CLI's ``--model``): profiles, then models."""
     dirs = _model_dirs()
     lms = sorted(dirs)
-    mixable = [lm for lm in lms if not (dirs[lm] / TOKENIZER_FILE).is_file()]  # the mixer codes bytes
+    mixable = [lm for lm in lms if not is_token_model(dirs[lm])]
     profiles = [p for p in PROFILES if p != "lm" or lm_alone() is not None]
     return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in mixable)]
 

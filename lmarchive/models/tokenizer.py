@@ -16,8 +16,12 @@ import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
 WHITESPACE = b" \t\n\r\x0b\x0c"
@@ -43,6 +47,7 @@ def _to_chars() -> dict[int, str]:
 
 
 def bytes_to_text(data: bytes) -> str:
+    """``data`` as the library's input: each byte as its printable character."""
     return data.decode("latin-1").translate(_to_chars())
 
 
@@ -67,7 +72,7 @@ def split_pattern() -> str:
     return f"{space}?[^{ws}]+|[{ws}]+"
 
 
-def new_tokenizer() -> object:
+def new_tokenizer() -> Tokenizer:
     """An untrained BPE tokenizer with this module's byte mapping and pre-tokenization."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 
@@ -76,7 +81,7 @@ def new_tokenizer() -> object:
     return tok
 
 
-def train_tokenizer(documents: Iterable[bytes], vocab_size: int) -> object:
+def train_tokenizer(documents: Iterable[bytes], vocab_size: int) -> Tokenizer:
     """BPE trained on ``documents`` with every byte in the alphabet (ids 0-255 are not bytes)."""
     from tokenizers import trainers
 
@@ -88,14 +93,22 @@ def train_tokenizer(documents: Iterable[bytes], vocab_size: int) -> object:
     return tok
 
 
-class ByteTokenizer:
+class BpeTokenizer:
     """A trained tokenizer file: ``encode`` through the library, ``decode`` through the vocabulary."""
 
     def __init__(self, path: Path) -> None:
+        """Raises ValueError (or OSError) for a file that is not a usable byte-level BPE."""
         from tokenizers import Tokenizer
 
         raw = path.read_text(encoding="utf-8")
-        vocab: dict[str, int] = json.loads(raw)["model"]["vocab"]
+        try:
+            spec = json.loads(raw)
+            vocab: dict[str, int] = dict(spec["model"]["vocab"])
+            added = spec.get("added_tokens") or []
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a BPE tokenizer file ({exc})") from None
+        if added:  # the library could emit their ids, which decode by no vocabulary entry
+            raise ValueError(f"{path}: added (special) tokens are not supported")
         self.vocab_size = len(vocab)
         if sorted(vocab.values()) != list(range(self.vocab_size)):
             raise ValueError(f"{path}: token ids are not 0..{self.vocab_size - 1}")
@@ -108,11 +121,18 @@ class ByteTokenizer:
         offsets = np.cumsum([0, *map(len, pieces)])
         self._flat = np.frombuffer(b"".join(pieces), dtype=np.uint8)
         self._start, self._len = offsets[:-1], np.diff(offsets)
-        self._tok = Tokenizer.from_str(raw)
-        self._tok.normalizer = None  # ours, whatever the file says: the text is the bytes
+        try:
+            self._tok = Tokenizer.from_str(raw)
+        except Exception as exc:  # the library raises plain Exception for a bad file
+            raise ValueError(f"{path}: the tokenizers library cannot load it ({exc})") from None
+        # Ours, whatever the file says: the text is the bytes, split our way, never cut or padded.
+        self._tok.normalizer = None
         self._tok.pre_tokenizer = new_tokenizer().pre_tokenizer
+        self._tok.no_truncation()
+        self._tok.no_padding()
 
     def encode(self, data: bytes) -> np.ndarray:
+        """Token ids (int64) of ``data``; :meth:`decode` gives ``data`` back."""
         ids = self._tok.encode(bytes_to_text(data), add_special_tokens=False).ids
         return np.asarray(ids, dtype=np.int64)
 
@@ -121,10 +141,20 @@ class ByteTokenizer:
         done = self._tok.encode_batch([bytes_to_text(p) for p in pieces], add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in done]
 
+    def decoded_size(self, ids: np.ndarray) -> int:
+        """Bytes that :meth:`decode` would return (checked before decoding untrusted ids)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError("token id outside the vocabulary")
+        return int(self._len[ids].sum())
+
     def decode(self, ids: np.ndarray) -> bytes:
+        """The bytes of ``ids``: their vocabulary entries, concatenated."""
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ValueError("token id outside the vocabulary")
         lengths = self._len[ids]
+        # Output byte p of token k (which starts at output offset cumsum[k] - len[k]) is
+        # _flat[start[k] + p - (cumsum[k] - len[k])]: one gather, no Python loop.
         index = np.repeat(self._start[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         return self._flat[index].tobytes()

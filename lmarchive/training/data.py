@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmarchive.models.tokenizer import ByteTokenizer
+from lmarchive.models.tokenizer import BpeTokenizer
 
 FORBIDDEN = ("/work/shared", "shared/corpus")
 """Path fragments of the benchmark data; the loader refuses them."""
@@ -127,18 +127,24 @@ TOKENIZE_BLOCK = 1 << 20
 """Bytes per piece handed to the tokenizer (cut after a newline, so pieces tokenize as whole text)."""
 
 
-def tokenize_bytes(data: np.ndarray, tokenizer: ByteTokenizer) -> np.ndarray:
-    """``data`` (uint8) as token ids (uint16), tokenized in blocks on the library's threads."""
-    raw = data.tobytes()
+def text_blocks(raw: bytes, size: int = TOKENIZE_BLOCK) -> list[bytes]:
+    """``raw`` in pieces of about ``size`` bytes, each cut just after a newline, so that the text
+    inside a piece (newlines and indentation included) is what a tokenizer sees in a file."""
     cuts = [0]
-    while cuts[-1] + TOKENIZE_BLOCK < len(raw):
-        newline = raw.find(SEPARATOR, cuts[-1] + TOKENIZE_BLOCK)
+    while cuts[-1] + size < len(raw):
+        newline = raw.find(SEPARATOR, cuts[-1] + size)
         if newline < 0:
             break
         cuts.append(newline + 1)
     cuts.append(len(raw))
-    blocks = [raw[a:b] for a, b in itertools.pairwise(cuts) if b > a]
-    ids = tokenizer.encode_many(blocks)
+    return [raw[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def tokenize_bytes(data: np.ndarray, tokenizer: BpeTokenizer) -> np.ndarray:
+    """``data`` (uint8) as token ids (uint16), tokenized in blocks on the library's threads."""
+    if tokenizer.vocab_size > 1 << 16:
+        raise ValueError(f"{tokenizer.vocab_size} tokens do not fit the uint16 training arrays")
+    ids = tokenizer.encode_many(text_blocks(data.tobytes()))
     return np.concatenate([np.zeros(0, dtype=np.uint16), *(i.astype(np.uint16) for i in ids)])
 
 

@@ -30,11 +30,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from lmarchive.models.base import sha256_of
 from lmarchive.models.lm import quant
 from lmarchive.models.lm.convert import export_tensors, save_model
 from lmarchive.models.lm.exact import ExactTransformer, LMConfig
 from lmarchive.models.lm.float_model import FloatTransformer
-from lmarchive.models.tokenizer import ByteTokenizer
+from lmarchive.models.tokenizer import BpeTokenizer
 from lmarchive.training.data import INDEX_NAME, ByteCorpus, load_corpus, random_crops, tokenize_bytes
 
 LN2 = math.log(2.0)
@@ -57,7 +58,7 @@ class Symbols:
     """Bytes per symbol id (all ones for a byte model)."""
     data_lines: list[str]
     """The model card's account of where the data came from."""
-    tokenizer: ByteTokenizer | None = None
+    tokenizer: BpeTokenizer | None = None
 
     @property
     def vocab_size(self) -> int:
@@ -72,7 +73,7 @@ class Symbols:
         return int(self.piece_bytes[chunks].sum())
 
 
-def piece_bytes(tokenizer: ByteTokenizer | None) -> np.ndarray:
+def piece_bytes(tokenizer: BpeTokenizer | None) -> np.ndarray:
     if tokenizer is None:
         return np.ones(256, dtype=np.int64)
     return np.array([len(p) for p in tokenizer.pieces], dtype=np.int64)
@@ -81,27 +82,36 @@ def piece_bytes(tokenizer: ByteTokenizer | None) -> np.ndarray:
 def symbols_of(corpus: ByteCorpus, tokenizer: Path | None, data_lines: list[str]) -> Symbols:
     if tokenizer is None:
         return Symbols(corpus.train, corpus.val, piece_bytes(None), data_lines)
-    tok = ByteTokenizer(tokenizer)
+    tok = BpeTokenizer(tokenizer)
     train, val = tokenize_bytes(corpus.train, tok), tokenize_bytes(corpus.val, tok)
     return Symbols(train, val, piece_bytes(tok), data_lines, tok)
 
 
+def vocabulary_digest(tokenizer: BpeTokenizer | None) -> str:
+    """sha256 over the vocabulary's byte strings in id order ('bytes' for a byte model)."""
+    if tokenizer is None:
+        return "bytes"
+    return sha256_of(*tokenizer.pieces).hex()
+
+
 def save_shard(path: Path, symbols: Symbols) -> None:
-    """The symbols and the card's data section in one .npz (temp + rename)."""
+    """The symbols, their vocabulary's digest and the card's data section in one .npz (temp + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     lines = np.array(json.dumps(symbols.data_lines))
-    np.savez(tmp, train=symbols.train, val=symbols.val, piece_bytes=symbols.piece_bytes, data_lines=lines)
+    vocabulary = np.array(vocabulary_digest(symbols.tokenizer))
+    np.savez(tmp, train=symbols.train, val=symbols.val, data_lines=lines, vocabulary=vocabulary)
     os.replace(tmp, path)
 
 
 def load_shard(path: Path, tokenizer: Path | None) -> Symbols:
     """A shard written by :func:`save_shard`; it must have been tokenized with ``tokenizer``."""
-    tok = ByteTokenizer(tokenizer) if tokenizer is not None else None
+    tok = BpeTokenizer(tokenizer) if tokenizer is not None else None
     with np.load(path) as shard:
-        if not np.array_equal(shard["piece_bytes"], piece_bytes(tok)):
+        if str(shard["vocabulary"]) != vocabulary_digest(tok):
             raise SystemExit(f"{path} was not made with {tokenizer or 'bytes (no tokenizer)'}")
-        return Symbols(shard["train"], shard["val"], shard["piece_bytes"], json.loads(str(shard["data_lines"])), tok)
+        lines = json.loads(str(shard["data_lines"]))
+        return Symbols(shard["train"], shard["val"], piece_bytes(tok), lines, tok)
 
 
 @dataclass
@@ -114,7 +124,7 @@ class TrainState:
     step: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    recent_bpb: list[float] = dataclasses.field(default_factory=list)
+    recent_bits: list[float] = dataclasses.field(default_factory=list)
     """Train loss of the last batches in bits per symbol (per byte for a byte model)."""
 
 
@@ -158,7 +168,7 @@ def train_step(state: TrainState, inputs: np.ndarray, targets: np.ndarray, lr: f
     state.step += 1
     state.tokens += targets.size
     bits = float(loss.detach()) / LN2
-    state.recent_bpb = [*state.recent_bpb[-49:], bits]
+    state.recent_bits = [*state.recent_bits[-49:], bits]
     return bits
 
 
@@ -174,7 +184,7 @@ def save_checkpoint(state: TrainState, path: Path) -> None:
         "step": state.step,
         "tokens": state.tokens,
         "seconds": state.seconds,
-        "recent_bpb": state.recent_bpb,
+        "recent_bits": state.recent_bits,
     }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
@@ -190,7 +200,7 @@ def load_checkpoint(path: Path, lr: float, device: torch.device) -> TrainState:
     state.rng.bit_generator.state = blob["rng"]
     torch.set_rng_state(blob["torch_rng"])
     state.step, state.tokens, state.seconds = blob["step"], blob["tokens"], blob["seconds"]
-    state.recent_bpb = blob["recent_bpb"]
+    state.recent_bits = blob.get("recent_bits", blob.get("recent_bpb", []))  # older checkpoints: bpb
     return state
 
 
@@ -431,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             done = state.seconds >= budget
             if done or state.seconds - last_log >= args.log_seconds:
                 val = float_bits(state.model, val_chunks) / symbols.bytes_of(val_chunks)
-                train_bpb = sum(state.recent_bpb) / len(state.recent_bpb) / ratio
+                train_bpb = sum(state.recent_bits) / len(state.recent_bits) / ratio
                 log.writerow([state.step, state.tokens, f"{state.seconds:.1f}", f"{train_bpb:.4f}", f"{val:.4f}"])
                 log_file.flush()
                 print(
@@ -447,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     chunks = eval_chunks(symbols.val, int(args.eval_bytes / ratio))
     eval_bytes = symbols.bytes_of(chunks)
     results = {
-        "train_bpb": sum(state.recent_bpb) / max(1, len(state.recent_bpb)) / ratio,
+        "train_bpb": sum(state.recent_bits) / max(1, len(state.recent_bits)) / ratio,
         "eval_bytes": eval_bytes,
         "eval_symbols": chunks.size,
     }

@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lmarchive.models.tokenizer import TOKENIZER_FILE, ByteTokenizer, train_tokenizer
-from lmarchive.training.data import SEPARATOR, load_corpus
+from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer, train_tokenizer
+from lmarchive.training.data import load_corpus, text_blocks
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     corpus = load_corpus(args.data, max_bytes=args.max_bytes)
-    train = corpus.train.tobytes().split(SEPARATOR)
+    train = text_blocks(corpus.train.tobytes())  # whole text: newlines and indentation can merge
     held_out = corpus.val.tobytes()
     print(f"{len(corpus.train)} training bytes, {len(held_out)} held-out bytes")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         start = time.monotonic()
         path = args.out / (TOKENIZER_FILE if i == 0 else f"tokenizer-{size}.json")
         train_tokenizer(train, size).save(str(path))
-        tok = ByteTokenizer(path)
+        tok = BpeTokenizer(path)
         ids = tok.encode(held_out)
         if tok.decode(ids) != held_out:
             raise SystemExit(f"vocabulary {size}: held-out text does not round-trip")

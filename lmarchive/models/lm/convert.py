@@ -91,6 +91,8 @@ def save_model(
     directory.mkdir(parents=True, exist_ok=True)
     if tokenizer is not None:
         shutil.copyfile(tokenizer, directory / TOKENIZER_FILE)
+    else:  # a byte model written over a token model's folder must not inherit its tokenizer
+        (directory / TOKENIZER_FILE).unlink(missing_ok=True)
     save_file({k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())}, str(directory / WEIGHTS))
     meta = {"format": FORMAT, **dataclasses.asdict(config)}
     (directory / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

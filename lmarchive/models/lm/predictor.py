@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmarchive.errors import ModelError
+from lmarchive.errors import FormatError, ModelError
 from lmarchive.models.base import PredictorBatch, TablePredictor
 from lmarchive.models.lm.compiled import CompiledLM, step_streams
 from lmarchive.models.lm.convert import fingerprint, load_model_dir
 from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
-from lmarchive.models.tokenizer import TOKENIZER_FILE, ByteTokenizer
+from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer
 
 TABLE_BUDGET = 1 << 24
 """Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
@@ -64,11 +64,11 @@ class LMPredictor(TablePredictor):
     def __init__(self, name: str, directory: Path, device: str = "cpu") -> None:
         self.name = name
         self.directory = directory
-        self.tokenizer: ByteTokenizer | None = None
+        self.tokenizer: BpeTokenizer | None = None
         try:
             config, tensors = load_model_dir(directory)
             if (directory / TOKENIZER_FILE).is_file():
-                self.tokenizer = ByteTokenizer(directory / TOKENIZER_FILE)
+                self.tokenizer = BpeTokenizer(directory / TOKENIZER_FILE)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"model {name!r} in {directory} cannot be loaded: {exc}") from None
         vocab = 256 if self.tokenizer is None else self.tokenizer.vocab_size
@@ -88,9 +88,21 @@ class LMPredictor(TablePredictor):
         if self.tokenizer is None:
             return np.frombuffer(data, dtype=np.uint8)
         ids = self.tokenizer.encode(data)
-        if self.tokenizer.decode(ids) != data:  # cannot happen with every byte in the vocabulary; never risk it
+        try:
+            same = self.tokenizer.decode(ids) == data  # cannot differ with every byte a token; never risk it
+        except ValueError:
+            same = False
+        if not same:
             raise ModelError(f"model {self.name!r}: its tokenizer does not reproduce the input")
         return ids
+
+    def decoded_size(self, symbols: np.ndarray) -> int:
+        if self.tokenizer is None:
+            return len(symbols)
+        try:
+            return self.tokenizer.decoded_size(symbols)
+        except ValueError:
+            raise FormatError("a chunk decodes to symbols outside the model's vocabulary") from None
 
     def detokenize(self, symbols: np.ndarray) -> bytes:
         if self.tokenizer is None:

@@ -42,7 +42,7 @@ class MixPredictor(ByteSymbols, Predictor):
     """Context, word and match models mixed in the log-odds domain, plus an LM's prediction when given."""
 
     def __init__(self, name: str, params: MixParams, lm: LMPredictor | None = None, threads: int | None = None) -> None:
-        if lm is not None and lm.vocab_size != 256:
+        if lm is not None and lm.tokenizer is not None:
             raise ModelError(f"{name!r}: the mixing model codes bytes, and {lm.name!r} predicts BPE tokens")
         self.name = name
         self.params = params
