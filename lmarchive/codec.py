@@ -47,6 +47,7 @@ _COMPRESSED_MAGIC: tuple[tuple[int, bytes], ...] = (
     (0, b"wOF2"),
 )
 _SAMPLE = 1 << 16
+CHUNK_CHECKSUM_FAILED = "a chunk failed its checksum: the archive is corrupt or the model differs"
 
 
 ProgressFn = Callable[[int], None]
@@ -214,7 +215,7 @@ def decode_chunks(
     for (record, _), data in zip(items, out, strict=True):
         assert data is not None
         if len(data) != record.orig_len or zlib.crc32(data) != record.crc32:
-            raise ChecksumError("a chunk failed its checksum: the archive is corrupt or the model differs")
+            raise ChecksumError(CHUNK_CHECKSUM_FAILED)
         result.append(data)
     return result
 
@@ -243,6 +244,6 @@ def model_decode(
     symbols = predictor.decode_streams(coded, lengths, progress.tick)
     progress.finish()
     for seq, record in zip(symbols, records, strict=True):
-        if predictor.decoded_size(seq) != record.orig_len:  # before a hostile chunk can blow up in memory
-            raise FormatError("a chunk does not decode to its recorded length: the archive is corrupt")
+        if predictor.decoded_size(seq) != record.orig_len:  # checked before tokens are spelled out in memory
+            raise ChecksumError(CHUNK_CHECKSUM_FAILED)
     return [predictor.detokenize(s) for s in symbols]

@@ -22,7 +22,7 @@ from conftest import text_bytes
 import lmarchive
 from lmarchive import codec
 from lmarchive.container import ChunkRecord, ContainerReader, Method
-from lmarchive.errors import FormatError, ModelError
+from lmarchive.errors import ChecksumError, ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm.compiled import CompiledLM
 from lmarchive.models.lm.convert import export_tensors, fingerprint, load_model_dir, save_model
@@ -131,7 +131,7 @@ def test_a_chunk_whose_tokens_spell_more_bytes_than_recorded_is_refused(models: 
     seq = lm.tokenize(chunk)
     (coded,) = codec.model_encode(lm, [seq], [len(chunk)])
     record = ChunkRecord(0, len(coded), len(chunk) - 1, len(seq), zlib.crc32(chunk), Method.MODEL)
-    with pytest.raises(FormatError, match="recorded length"):
+    with pytest.raises(ChecksumError, match="failed its checksum"):
         codec.decode_chunks([(record, coded)], lm)
 
 
