@@ -7,6 +7,7 @@ files of every kind: source code, prose, JSON, CRLF text, other scripts, invalid
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -143,18 +144,26 @@ def test_ids_outside_the_vocabulary_are_refused(small: BpeTokenizer) -> None:
         small.decode(np.array([-1]))
 
 
-def test_a_vocabulary_missing_a_byte_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "tokenizer.json"
-    train_tokenizer(training_text(), 300).save(str(path))
-    raw = json.loads(path.read_text())
+@pytest.fixture(scope="module")
+def tokenizer_json() -> dict:
+    """A small trained tokenizer file, parsed, for tests that break it."""
+    return json.loads(train_tokenizer(training_text(), 300).to_str())
+
+
+def write_json(path: Path, raw: object) -> Path:
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_a_vocabulary_missing_a_byte_is_refused(tmp_path: Path, tokenizer_json: dict) -> None:
+    raw = copy.deepcopy(tokenizer_json)
     vocab = raw["model"]["vocab"]
     missing = byte_chars()[0x07]
     gone = vocab.pop(missing)
     raw["model"]["vocab"] = {t: (i if i < gone else i - 1) for t, i in vocab.items()}
     raw["model"]["merges"] = [m for m in raw["model"]["merges"] if missing not in "".join(m)]
-    path.write_text(json.dumps(raw))
     with pytest.raises(ValueError, match="every single byte"):
-        BpeTokenizer(path)
+        BpeTokenizer(write_json(tmp_path / "tokenizer.json", raw))
 
 
 def test_added_tokens_are_refused(tmp_path: Path) -> None:
@@ -166,27 +175,19 @@ def test_added_tokens_are_refused(tmp_path: Path) -> None:
         BpeTokenizer(path)
 
 
-def test_a_file_the_library_cannot_load_is_a_value_error(tmp_path: Path) -> None:
-    path = tmp_path / "tokenizer.json"
-    train_tokenizer(training_text(), 300).save(str(path))
-    raw = json.loads(path.read_text())
-    raw["pre_tokenizer"] = {"type": "NoSuchPreTokenizer"}
-    path.write_text(json.dumps(raw))
+def test_a_file_the_library_cannot_load_is_a_value_error(tmp_path: Path, tokenizer_json: dict) -> None:
+    raw = {**tokenizer_json, "pre_tokenizer": {"type": "NoSuchPreTokenizer"}}
     with pytest.raises(ValueError, match="cannot load"):
-        BpeTokenizer(path)
-    path.write_text("[1, 2]")
+        BpeTokenizer(write_json(tmp_path / "tokenizer.json", raw))
     with pytest.raises(ValueError, match="not a BPE tokenizer file"):
-        BpeTokenizer(path)
+        BpeTokenizer(write_json(tmp_path / "tokenizer.json", [1, 2]))
 
 
-def test_gapped_token_ids_are_refused(tmp_path: Path) -> None:
-    path = tmp_path / "tokenizer.json"
-    train_tokenizer(training_text(), 300).save(str(path))
-    raw = json.loads(path.read_text())
+def test_gapped_token_ids_are_refused(tmp_path: Path, tokenizer_json: dict) -> None:
+    raw = copy.deepcopy(tokenizer_json)
     raw["model"]["vocab"] = {t: i * 2 for t, i in raw["model"]["vocab"].items()}
-    path.write_text(json.dumps(raw))
     with pytest.raises(ValueError, match=r"are not 0\.\."):
-        BpeTokenizer(path)
+        BpeTokenizer(write_json(tmp_path / "tokenizer.json", raw))
 
 
 def test_the_cli_trains_and_measures_each_vocabulary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 BUILTIN_LM = "lmb-s1"
 """The byte LM shipped in resources/models, mixed into ``default`` (see its MODEL_CARD.md)."""
 BUILTIN_TOKEN_LM = "lmt-s1"
-"""The token LM shipped in resources/models, the ``lm`` profile: it codes far better alone than the
-byte LM, but the mixer codes bytes and cannot take it."""
+"""The token LM shipped in resources/models, the ``lm`` profile: alone it codes better than the byte
+LM (see its MODEL_CARD.md), but the mixer codes bytes and cannot take it."""
 BUILTIN_LM_ENV = "LMARCHIVE_BUILTIN_LM"
 """Names another model folder as the LM of the profiles (``default`` mixes it in only if it is a
 byte LM, else falls back to ``fast``); empty: use none (``default`` = ``fast``, no ``lm``)."""

@@ -120,7 +120,9 @@ class BpeTokenizer:
         self.pieces = pieces
         offsets = np.cumsum([0, *map(len, pieces)])
         self._flat = np.frombuffer(b"".join(pieces), dtype=np.uint8)
-        self._start, self._len = offsets[:-1], np.diff(offsets)
+        self._start = offsets[:-1]
+        self.lengths = np.diff(offsets)
+        """Bytes per token id (int64)."""
         try:
             self._tok = Tokenizer.from_str(raw)
         except Exception as exc:  # the library raises plain Exception for a bad file
@@ -141,19 +143,20 @@ class BpeTokenizer:
         done = self._tok.encode_batch([bytes_to_text(p) for p in pieces], add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in done]
 
-    def decoded_size(self, ids: np.ndarray) -> int:
-        """Bytes that :meth:`decode` would return (checked before decoding untrusted ids)."""
+    def _checked(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ValueError("token id outside the vocabulary")
-        return int(self._len[ids].sum())
+        return ids
+
+    def decoded_size(self, ids: np.ndarray) -> int:
+        """Bytes that :meth:`decode` would return (checked before decoding untrusted ids)."""
+        return int(self.lengths[self._checked(ids)].sum())
 
     def decode(self, ids: np.ndarray) -> bytes:
         """The bytes of ``ids``: their vocabulary entries, concatenated."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError("token id outside the vocabulary")
-        lengths = self._len[ids]
+        ids = self._checked(ids)
+        lengths = self.lengths[ids]
         # Output byte p of token k (which starts at output offset cumsum[k] - len[k]) is
         # _flat[start[k] + p - (cumsum[k] - len[k])]: one gather, no Python loop.
         index = np.repeat(self._start[ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())

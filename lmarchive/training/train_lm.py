@@ -54,11 +54,14 @@ class Symbols:
 
     train: np.ndarray
     val: np.ndarray
-    piece_bytes: np.ndarray
-    """Bytes per symbol id (all ones for a byte model)."""
     data_lines: list[str]
     """The model card's account of where the data came from."""
     tokenizer: BpeTokenizer | None = None
+
+    @property
+    def piece_bytes(self) -> np.ndarray:
+        """Bytes per symbol id (all ones for a byte model)."""
+        return np.ones(256, dtype=np.int64) if self.tokenizer is None else self.tokenizer.lengths
 
     @property
     def vocab_size(self) -> int:
@@ -73,18 +76,11 @@ class Symbols:
         return int(self.piece_bytes[chunks].sum())
 
 
-def piece_bytes(tokenizer: BpeTokenizer | None) -> np.ndarray:
-    if tokenizer is None:
-        return np.ones(256, dtype=np.int64)
-    return np.array([len(p) for p in tokenizer.pieces], dtype=np.int64)
-
-
 def symbols_of(corpus: ByteCorpus, tokenizer: Path | None, data_lines: list[str]) -> Symbols:
     if tokenizer is None:
-        return Symbols(corpus.train, corpus.val, piece_bytes(None), data_lines)
+        return Symbols(corpus.train, corpus.val, data_lines)
     tok = BpeTokenizer(tokenizer)
-    train, val = tokenize_bytes(corpus.train, tok), tokenize_bytes(corpus.val, tok)
-    return Symbols(train, val, piece_bytes(tok), data_lines, tok)
+    return Symbols(tokenize_bytes(corpus.train, tok), tokenize_bytes(corpus.val, tok), data_lines, tok)
 
 
 def vocabulary_digest(tokenizer: BpeTokenizer | None) -> str:
@@ -111,7 +107,7 @@ def load_shard(path: Path, tokenizer: Path | None) -> Symbols:
         if str(shard["vocabulary"]) != vocabulary_digest(tok):
             raise SystemExit(f"{path} was not made with {tokenizer or 'bytes (no tokenizer)'}")
         lines = json.loads(str(shard["data_lines"]))
-        return Symbols(shard["train"], shard["val"], piece_bytes(tok), lines, tok)
+        return Symbols(shard["train"], shard["val"], lines, tok)
 
 
 @dataclass

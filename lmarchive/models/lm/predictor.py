@@ -98,7 +98,7 @@ class LMPredictor(TablePredictor):
 
     def decoded_size(self, symbols: np.ndarray) -> int:
         if self.tokenizer is None:
-            return len(symbols)
+            return super().decoded_size(symbols)
         try:
             return self.tokenizer.decoded_size(symbols)
         except ValueError:
