@@ -17,8 +17,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from lmarchive.archive import LMZFile, LMZInfo, is_lmzfile, open, register_shutil_formats
 from lmarchive.errors import (
+    AccessError,
+    ArchiveBusyError,
     CancelledError,
     ChecksumError,
+    DamagedArchiveError,
+    ExtractError,
     FormatError,
     LMArchiveError,
     MemberNotFoundError,
@@ -35,8 +39,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 register_shutil_formats()
 
 __all__ = [
+    "AccessError",
+    "ArchiveBusyError",
     "CancelledError",
     "ChecksumError",
+    "DamagedArchiveError",
+    "ExtractError",
     "FormatError",
     "LMArchiveError",
     "LMZFile",

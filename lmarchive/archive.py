@@ -22,9 +22,12 @@ from typing import BinaryIO, Literal, Self
 
 from lmarchive.container import MAGIC, ContainerReader, EntryRecord, EntryType, validate_name
 from lmarchive.errors import ChecksumError, LMArchiveError, MemberNotFoundError, OverwriteError
+from lmarchive.extracting import extract_entries
+from lmarchive.files import NotARegularFile, open_regular
 from lmarchive.jobs import EventHandler, finished_event
+from lmarchive.locking import WriterLock
 from lmarchive.models.registry import DEFAULT_MODEL, load_model
-from lmarchive.reading import ReadCallbacks, extract_entries, iter_chunks, verify_entries
+from lmarchive.reading import ReadCallbacks, iter_chunks, verify_entries
 from lmarchive.writing import Source, WriteCallbacks, collect_tree, default_arcname, write_archive
 
 Mode = Literal["r", "w", "x", "a"]
@@ -93,7 +96,8 @@ class _MemberStream(io.RawIOBase):
     def __init__(self, reader: ContainerReader, entry: EntryRecord) -> None:
         self._entry = entry
         self._chunks = iter_chunks(reader, [entry])
-        self._buffer = b""
+        self._buffer = memoryview(b"")
+        self._pos = 0
         self._crc = 0
         self._finished = not entry.chunks
 
@@ -101,7 +105,7 @@ class _MemberStream(io.RawIOBase):
         return True
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer and not self._finished:
+        while self._pos == len(self._buffer) and not self._finished:
             try:
                 _, _, data = next(self._chunks)
             except StopIteration:
@@ -110,15 +114,22 @@ class _MemberStream(io.RawIOBase):
                     raise ChecksumError(f"{self._entry.name}: content failed its checksum") from None
                 break
             self._crc = zlib.crc32(data, self._crc)
-            self._buffer = data
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
+            self._buffer, self._pos = memoryview(data), 0
+        # A position into the chunk, not a shorter copy of it per read: each byte is copied once.
+        n = min(len(target), len(self._buffer) - self._pos)
+        target[:n] = self._buffer[self._pos : self._pos + n]
+        self._pos += n
         return n
 
 
 class LMZFile:
-    """An .lmz archive opened for reading ('r'), writing ('w', 'x') or appending ('a')."""
+    """An .lmz archive opened for reading ('r'), writing ('w', 'x') or appending ('a').
+
+    A writing mode takes the archive's writer lock when it opens (before 'a' reads the archive
+    it will rewrite) and keeps it until :meth:`close`, or the ``with`` block's end; another writer
+    meanwhile, in this process or any other, gets :class:`~lmarchive.errors.ArchiveBusyError`.
+    Reading takes no lock.
+    """
 
     def __init__(
         self,
@@ -138,12 +149,19 @@ class LMZFile:
         self._pending: dict[str, Source] = {}
         self._removed: set[str] = set()
         self._closed = False
-        if mode == "x" and self.path.exists():
-            raise OverwriteError(f"{self.path} already exists")
-        if mode == "r" or (mode == "a" and self.path.exists()):
-            self._reader = ContainerReader(self.path)
+        self._lock: WriterLock | None = None
         if model is not None and mode != "r":
             load_model(model)  # fail now, not at close, on an unknown model name
+        try:
+            if mode != "r":
+                self._lock = WriterLock(self.path)
+            if mode == "x" and self.path.exists():
+                raise OverwriteError(f"{self.path} already exists")
+            if mode == "r" or (mode == "a" and self.path.exists()):
+                self._reader = ContainerReader(self.path)
+        except BaseException:
+            self._discard()
+            raise
 
     # -- reading -------------------------------------------------------------------------
     def _entries(self) -> list[EntryRecord]:
@@ -208,13 +226,19 @@ class LMZFile:
         members: Iterable[str | LMZInfo] | None = None,
         *,
         overwrite: bool = False,
+        keep_going: bool = False,
     ) -> None:
+        """Extract all members, or ``members``; ``keep_going`` writes the intact ones of a damaged archive
+        (damaged ones with their lost bytes as zeros) before raising DamagedArchiveError."""
         reader = self._require_reader()
         entries = self._entries() if members is None else [self._entry(m) for m in members]
-        extract_entries(reader, entries, path or os.getcwd(), overwrite=overwrite, callbacks=self._callbacks())
+        callbacks = self._callbacks()
+        extract_entries(
+            reader, entries, path or os.getcwd(), overwrite=overwrite, keep_going=keep_going, callbacks=callbacks
+        )
 
     def test(self) -> None:
-        """Decode every member and check every checksum; raises on the first problem."""
+        """Decode every member and check every checksum; DamagedArchiveError names all that is damaged."""
         verify_entries(self._require_reader(), self._entries(), self._callbacks())
 
     # -- writing -------------------------------------------------------------------------
@@ -292,6 +316,9 @@ class LMZFile:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._lock is not None:  # last: the archive is replaced (or left alone) by now
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Self:
         return self
@@ -316,9 +343,9 @@ def open(file: str | os.PathLike[str], mode: Mode = "r", *, model: str | None = 
 def is_lmzfile(file: str | os.PathLike[str]) -> bool:
     """True if ``file`` starts with the .lmz magic (cheap: reads 8 bytes)."""
     try:
-        with Path(file).open("rb") as handle:
+        with open_regular(file) as handle:  # a named pipe must not block the caller
             return handle.read(len(MAGIC)) == MAGIC
-    except OSError:
+    except (OSError, NotARegularFile):
         return False
 
 

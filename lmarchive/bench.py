@@ -146,7 +146,7 @@ class BenchResult:
     archive_bytes: dict[str, int]
     """Size of each model's whole .lmz file."""
     skipped: list[str]
-    """Symbolic links that were not followed."""
+    """Warnings for the inputs left out (symbolic links, named pipes and the like)."""
     notices: list[str]
     """Models not run (duplicates, or default profiles whose model is missing), for the user to see."""
 
@@ -212,7 +212,7 @@ def run_bench(
     cb = callbacks or BenchCallbacks()
     predictors, notices = choose_models(models, skip_missing=skip_missing) if MODEL in methods else ({}, [])
     codecs = [m for m in methods if m != MODEL]
-    skipped: list[Path] = []
+    skipped: list[str] = []
     found = [s.path for s in collect_sources(paths, skipped) if not s.is_dir and s.path is not None]
     if not found:
         raise LMArchiveError("no files to benchmark")
@@ -242,7 +242,7 @@ def run_bench(
         files=files,
         totals=totals,
         archive_bytes=archive_bytes,
-        skipped=[str(p) for p in skipped],
+        skipped=skipped,
         notices=notices,
     )
 

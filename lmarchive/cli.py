@@ -2,7 +2,9 @@
 
 Everything here is presentation.  The work happens in :mod:`lmarchive.jobs` (and
 :mod:`lmarchive.bench`), so a GUI driving the same jobs behaves the same way.  Scripts depend on
-the exit status: 0 success, 1 a user-facing error (one line on stderr), 2 bad usage, 130 Ctrl-C.
+the exit status: 0 success, 1 a user-facing error (one line on stderr; 'ARCHIVE is busy' when
+another writer holds its lock), 2 bad usage, 130 Ctrl-C, 128 + the signal's number for SIGTERM
+(143) and SIGHUP (129).  Interrupted or not, a command leaves no temporary file behind.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +26,15 @@ from tqdm import tqdm
 from lmarchive import bench
 from lmarchive.container import ContainerReader, EntryRecord, Method
 from lmarchive.device import DEVICES, resolve_device
-from lmarchive.errors import LMArchiveError, ModelError, OverwriteError, describe_error, one_line
+from lmarchive.errors import (
+    DamagedArchiveError,
+    LMArchiveError,
+    ModelError,
+    OverwriteError,
+    Terminated,
+    describe_error,
+    one_line,
+)
 from lmarchive.jobs import (
     AddJob,
     CreateJob,
@@ -35,10 +46,12 @@ from lmarchive.jobs import (
     JobFinished,
     JobStarted,
     Notice,
+    Preparing,
     Progress,
     TestJob,
 )
 from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models, resolve
+from lmarchive.safety import terminate_unwinds
 
 PROG = "lmarchive"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,6 +73,12 @@ def check_model(name: str) -> None:
 def printable(text: str) -> str:
     """Escape control characters, so a hostile member name cannot drive the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def message_line(text: str) -> str:
+    """An error or warning as one line with control characters escaped: messages quote paths and
+    member names, which may hold terminal escapes."""
+    return printable(one_line(text))
 
 
 def bpb(coded: int, size: int) -> str:
@@ -125,6 +144,8 @@ class Console:
         self.started: JobStarted | None = None
         self.pending: dict[str, None] = {}
         """Entries started but not finished, oldest first: the writer batches many files at once."""
+        self.current: str | None = None
+        """The entry the byte count has reached (from Progress), when the job tells."""
 
     def __enter__(self) -> Self:
         return self
@@ -147,11 +168,18 @@ class Console:
             dynamic_ncols=True,
         )
 
+    def prepare(self, step: str) -> None:
+        """Say what the bar, still at 0, waits for (a model loading, compiling); the first entry's name replaces it."""
+        self.label(step)
+        if self.bar is not None:
+            self.bar.refresh()
+
     def show_pending(self) -> None:
-        """Name the oldest unfinished entry, which is the one being coded, and how many wait behind it."""
-        if self.pending:
-            first, more = next(iter(self.pending)), len(self.pending) - 1
-            self.label(f"{first} (+{more})" if more else first)
+        """Name the entry being coded (the oldest unfinished one unless Progress said), and how many wait behind it."""
+        first = self.current or next(iter(self.pending), None)
+        if first is not None:
+            more = len(self.pending) - 1 if first in self.pending else 0
+            self.label(f"{first} (+{more})" if more > 0 else first)
 
     def label(self, text: str) -> None:
         """Show what is being worked on (an entry's name, a bench stage) after the bar."""
@@ -184,13 +212,15 @@ class Console:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.write(f"{PROG}: warning: {one_line(message)}", sys.stderr)
+            self.write(f"{PROG}: warning: {message_line(message)}", sys.stderr)
 
     def on_event(self, event: Event) -> None:
         """The jobs' event handler."""
         match event:
+            case Preparing():
+                self.prepare(event.step)
             case JobStarted():
-                self.started = event
+                self.started, self.current = event, None
                 if event.total_bytes:
                     self.open(event.kind, event.total_bytes)
             case EntryStarted():
@@ -198,6 +228,9 @@ class Console:
                 self.show_pending()
             case Progress():
                 self.advance(event.done_bytes - self.done)
+                if event.entry_total and event.entry != self.current:
+                    self.current = event.entry
+                    self.show_pending()
             case EntryFinished():
                 self.pending.pop(event.name, None)
                 self.show_pending()
@@ -242,13 +275,22 @@ def cmd_add(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
+    from lmarchive.extracting import existing_targets
+
+    existing = "replace" if args.overwrite else args.existing
+    resolutions = {}
+    if existing in ("skip", "rename"):  # members that are not being extracted are not looked up by the job
+        with ContainerReader(args.archive) as reader:
+            resolutions = {entry.name: existing for entry, _ in existing_targets(reader.entries, args.output)}
     done = ExtractJob(
         on_event=console.on_event,
         device=resolve_device(args.device),
         archive=args.archive,
         dest=args.output,
         members=args.members or None,
-        overwrite=args.overwrite,
+        overwrite=existing == "replace",
+        keep_going=args.keep_going,
+        resolutions=resolutions,
     ).run()
     console.say(f"extracted {count_text(done.entries)} ({done.size:,} bytes) to {args.output}")
     return 0
@@ -257,6 +299,28 @@ def cmd_extract(args: argparse.Namespace, console: Console) -> int:
 def cmd_test(args: argparse.Namespace, console: Console) -> int:
     done = TestJob(on_event=console.on_event, archive=args.archive, device=resolve_device(args.device)).run()
     console.say(f"OK: {done.entries:,} entries verified")
+    return 0
+
+
+def cmd_salvage(args: argparse.Namespace, console: Console) -> int:
+    from lmarchive.salvage import salvage
+
+    source = Path(args.archive)
+    output = Path(args.output) if args.output else source.with_name(f"{source.stem}-salvaged.lmz")
+    result = salvage(source, output, overwrite=args.force)
+    if result.directory_intact:
+        console.say(
+            f"{args.archive}: its directory is intact, nothing to salvage; '{PROG} test' names what is damaged "
+            f"and '{PROG} extract --keep-going' writes the rest"
+        )
+        return 0
+    for reason in result.dropped:
+        console.warn(reason)
+    files = [e for e in result.entries if not e.is_dir]
+    console.say(
+        f"salvaged {count_text(len(result.entries))} ({sum(e.size for e in files):,} bytes) into {output}; "
+        f"'{PROG} test {output}' checks them"
+    )
     return 0
 
 
@@ -287,6 +351,21 @@ def entry_json(entry: EntryRecord) -> dict[str, Any]:
     }
 
 
+def write_json_list(out: TextIO, entries: list[EntryRecord]) -> None:
+    """``json.dumps([entry_json(e) ...], indent=2)`` plus a newline, written one entry at a time.
+
+    A big archive's listing is never held as one list of dicts and one string.  The values are
+    scalars and JSON escapes newlines inside strings, so indenting each entry's lines is exact.
+    """
+    if not entries:
+        out.write("[]\n")
+        return
+    for number, entry in enumerate(entries):
+        text = json.dumps(entry_json(entry), indent=2).replace("\n", "\n  ")
+        out.write(("[\n  " if number == 0 else ",\n  ") + text)
+    out.write("\n]\n")
+
+
 def format_table(rows: list[list[str]], left: set[int]) -> list[str]:
     """Columns padded to their widest cell (first row: the header); numbers right, ``left`` columns left."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -302,7 +381,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     with ContainerReader(args.archive) as reader:
         entries = list(reader.entries)
     if args.json:
-        print(json.dumps([entry_json(e) for e in entries], indent=2))
+        write_json_list(sys.stdout, entries)
         return 0
     rows = [["Modified", "Size", "Packed", "Ratio", "Gzip", "Method", "Model", "Name"]]
     for e in entries:
@@ -368,8 +447,8 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     console.close()
     for message in result.notices:
         console.warn(message)
-    for path in result.skipped:
-        console.warn(f"skipped symbolic link {path}")
+    for message in result.skipped:
+        console.warn(message)
     if args.json:
         print(json.dumps(bench.to_json(result), indent=2))
     else:
@@ -447,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Lossless archiver whose entries are coded by integer models driving a range coder.",
-        epilog=f"Exit status: 0 success, 1 error, 2 bad usage, 130 interrupted. '{PROG} COMMAND --help' for details.",
+        epilog=f"Exit status: 0 success, 1 error, 2 bad usage, 130 interrupted, 143 SIGTERM, 129 SIGHUP. "
+        f"'{PROG} COMMAND --help' for details.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {program_version()}")
     output = argparse.ArgumentParser(add_help=False)
@@ -489,7 +569,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.add_argument("members", metavar="MEMBER", nargs="*")
     sub.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to extract into (default: current)")
-    sub.add_argument("--overwrite", action="store_true", help="replace existing files")
+    sub.add_argument("--overwrite", action="store_true", help="replace existing files (as --existing replace)")
+    sub.add_argument(
+        "--existing",
+        choices=("error", "replace", "skip", "rename"),
+        default="error",
+        help="when a file to extract exists: stop with an error (default), replace it, skip the member, "
+        "or rename the member to 'name (2).ext'",
+    )
+    sub.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="from a damaged archive, extract every intact member (and damaged ones with their lost bytes as zeros); "
+        "without it, nothing is extracted",
+    )
     sub.set_defaults(handler=cmd_extract)
 
     sub = command("list", "list members with sizes, ratios and methods")
@@ -505,6 +598,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.add_argument("members", metavar="MEMBER", nargs="+")
     sub.set_defaults(handler=cmd_delete)
+
+    sub = command(
+        "salvage",
+        "rebuild an archive whose directory is lost (truncated, say) from the copies of its entries it holds",
+    )
+    sub.add_argument("archive", metavar="ARCHIVE")
+    sub.add_argument("-o", "--output", metavar="NEW", help="archive to write (default: NAME-salvaged.lmz beside it)")
+    sub.add_argument("--force", action="store_true", help="replace NEW if it exists")
+    sub.set_defaults(handler=cmd_salvage)
 
     sub = command("models", "list the available models (the default is marked)")
     sub.set_defaults(handler=cmd_models)
@@ -564,11 +666,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return int(exc.code or 0)
     try:
-        with Console(quiet=args.quiet, verbose=args.verbose) as console:
+        with terminate_unwinds(), Console(quiet=args.quiet, verbose=args.verbose) as console:
             return args.handler(args, console)
     except KeyboardInterrupt:
         print(f"{PROG}: cancelled", file=sys.stderr)
         return 130
+    except Terminated as exc:  # unwound like Ctrl-C: temporary files are gone, the archive is as it was
+        print(f"{PROG}: cancelled by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         # The reader went away (`lmarchive list x | head`): stop quietly, and point stdout at devnull
         # so the interpreter's final flush does not complain either.
@@ -576,5 +681,17 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (LMArchiveError, OSError) as exc:
-        print(f"{PROG}: error: {one_line(describe_error(exc))}", file=sys.stderr)
+        report_error(exc)
         return 1
+
+
+def report_error(exc: BaseException) -> None:
+    """The error line on stderr; where several ranges are damaged, a 'damaged:' line for each before it."""
+    damage = exc.damage if isinstance(exc, DamagedArchiveError) else ()
+    message = describe_error(exc)
+    if len(damage) > 1:
+        for item in damage:
+            print(f"{PROG}: damaged: {message_line(item.describe())}", file=sys.stderr)
+        members = count_text(len({item.name for item in damage}), "member", "members")
+        message = f"{len(damage)} damaged ranges in {members}; everything else is intact"
+    print(f"{PROG}: error: {message_line(message)}", file=sys.stderr)

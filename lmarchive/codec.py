@@ -180,20 +180,53 @@ def model_encode(
     return coded
 
 
+def max_coded_len(method: Method, orig_len: int) -> int:
+    """The most coded bytes a chunk of ``orig_len`` bytes may have by ``method`` (docs/FORMAT.md, rule 15).
+
+    Store: exactly the original bytes.  Zstd: libzstd's worst case is ``n + n/256 + 64``; twice that
+    margin leaves room for other encoders.  Model: the range coder writes at most 4 bytes per symbol
+    (every table total is at most 2**32) plus 8 at the end, symbols <= orig_len, and one flag byte.
+    """
+    if method == Method.STORE:
+        return orig_len
+    if method == Method.ZSTD:
+        return orig_len + orig_len // 128 + 1024
+    return 4 * orig_len + 16
+
+
+def chunk_limit_problem(record: ChunkRecord) -> str | None:
+    """Why this version will not decode a chunk, judged from its record before any byte is read."""
+    if record.orig_len > MAX_CHUNK_SIZE:
+        return f"a chunk of {record.orig_len} bytes is larger than this version allows ({MAX_CHUNK_SIZE})"
+    limit = max_coded_len(record.method, record.orig_len)
+    if record.coded_len > limit:
+        method = Method(record.method).name.lower()
+        return (
+            f"a {method} chunk of {record.orig_len} bytes claims {record.coded_len} coded bytes "
+            f"(at most {limit} are possible)"
+        )
+    return None
+
+
 def decode_chunks(
     items: Sequence[tuple[ChunkRecord, bytes]],
     predictor: Predictor | None = None,
     *,
     cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
+    bounded: bool = True,
 ) -> list[bytes]:
-    """Decode chunks (record, coded bytes) and verify each against its length and CRC32."""
+    """Decode chunks (record, coded bytes) and verify each against its length and CRC32.
+
+    ``bounded``: model chunks obey format 1.1's end rule (see :class:`lmarchive.coding.BatchDecoder`).
+    """
     out: list[bytes | None] = [None] * len(items)
     model_items: list[int] = []
     for i, (record, data) in enumerate(items):
         _check_cancel(cancel)
-        if record.orig_len > MAX_CHUNK_SIZE:
-            raise FormatError(f"chunk of {record.orig_len} bytes is larger than this version allows")
+        problem = chunk_limit_problem(record)
+        if problem is not None:
+            raise FormatError(problem)
         if record.method == Method.STORE:
             out[i] = data
         elif record.method == Method.ZSTD:
@@ -208,7 +241,8 @@ def decode_chunks(
         if predictor is None:
             raise ValueError("model chunks need a predictor")
         records = [items[i][0] for i in model_items]
-        decoded = model_decode(predictor, [items[i][1] for i in model_items], records, cancel, progress)
+        coded = [items[i][1] for i in model_items]
+        decoded = model_decode(predictor, coded, records, cancel, progress, bounded=bounded)
         for i, data in zip(model_items, decoded, strict=True):
             out[i] = data
     result: list[bytes] = []
@@ -221,14 +255,22 @@ def decode_chunks(
 
 
 def _zstd_decode(data: bytes, orig_len: int) -> bytes:
-    """Decode one frame, reading at most one byte more than expected whatever the header claims."""
+    """Decode a chunk that must be exactly one zstd frame; never more than orig_len + 1 bytes come out."""
     try:
+        # The bounded read proves the first frame holds exactly orig_len bytes, whatever its header claims...
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
             out = reader.read(orig_len + 1)
+        if len(out) != orig_len:
+            raise FormatError("a zstd chunk does not decode to its recorded length")
+        # ...so decoding that frame again is bounded too, and this decoder tells where the frame ends.
+        frame = zstandard.ZstdDecompressor().decompressobj()
+        frame.decompress(data)
     except zstandard.ZstdError as exc:
         raise FormatError(f"a zstd chunk is corrupt: {exc}") from None
-    if len(out) != orig_len:
-        raise FormatError("a zstd chunk does not decode to its recorded length")
+    if not frame.eof:
+        raise FormatError("a zstd chunk ends inside its frame")
+    if frame.unused_data:
+        raise FormatError(f"a zstd chunk has {len(frame.unused_data)} bytes after its frame")
     return out
 
 
@@ -238,10 +280,12 @@ def model_decode(
     records: list[ChunkRecord],
     cancel: CancelFn | None,
     report: ProgressFn | None,
+    *,
+    bounded: bool = True,
 ) -> list[bytes]:
     lengths = [r.symbols for r in records]
     progress = _Progress(lengths, [r.orig_len for r in records], report, cancel)
-    symbols = predictor.decode_streams(coded, lengths, progress.tick)
+    symbols = predictor.decode_streams(coded, lengths, progress.tick, bounded=bounded)
     progress.finish()
     for seq, record in zip(symbols, records, strict=True):
         if predictor.decoded_size(seq) != record.orig_len:  # checked before tokens are spelled out in memory

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmarchive.reading import Damage
+
 
 class LMArchiveError(Exception):
     """Base class: callers catch this one type to report any archive problem in one line."""
@@ -12,7 +18,18 @@ class FormatError(LMArchiveError):
 
 
 class ChecksumError(FormatError):
-    """Stored data does not match its checksum."""
+    """Stored data fails an integrity check: its checksum, or a coded stream that ends before its data."""
+
+
+class DamagedArchiveError(ChecksumError):
+    """Some members could not be decoded whole; ``damage`` says which bytes of which, and why.
+
+    Raised after everything else was decoded (and, extracting with keep-going, written out).
+    """
+
+    def __init__(self, message: str, damage: Sequence[Damage]) -> None:
+        super().__init__(message)
+        self.damage = tuple(damage)
 
 
 class UnsafePathError(LMArchiveError):
@@ -34,8 +51,35 @@ class OverwriteError(LMArchiveError):
     """A target file exists and overwriting was not allowed."""
 
 
+class AccessError(LMArchiveError, OSError):
+    """An archive or input file cannot be opened or read: the system's reason and the path.
+
+    Also an OSError, so ``strerror`` and ``filename`` are there, as for any file error.
+    """
+
+
+class ExtractError(LMArchiveError):
+    """A member could not be written out (a name too long for the file system, no space, no permission)."""
+
+
 class CancelledError(LMArchiveError):
     """The operation was cancelled by the caller; nothing partial was left behind."""
+
+
+class ArchiveBusyError(LMArchiveError):
+    """Another writer holds the archive's lock; nothing was changed, try again when it is done."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (see :func:`lmarchive.safety.terminate_unwinds`).
+
+    Like KeyboardInterrupt for Ctrl-C it unwinds the stack, so temporary files are removed on the
+    way out; it is not an LMArchiveError, because nothing failed and no error handler may keep it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def describe_error(exc: BaseException) -> str:

@@ -7,25 +7,44 @@ and process boundaries unchanged.  Nothing here knows about Qt.
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from lmarchive.codec import MAX_CHUNK_SIZE, ChunkPlan
 from lmarchive.container import ContainerReader, EntryRecord
-from lmarchive.errors import CancelledError, LMArchiveError, MemberNotFoundError, OverwriteError, describe_error
-from lmarchive.models.registry import DEFAULT_MODEL, load_model
-from lmarchive.reading import ReadCallbacks, extract_entries, verify_entries
+from lmarchive.errors import (
+    CancelledError,
+    DamagedArchiveError,
+    LMArchiveError,
+    MemberNotFoundError,
+    OverwriteError,
+    describe_error,
+)
+from lmarchive.extracting import Resolution, extract_entries
+from lmarchive.locking import WriterLock
+from lmarchive.models.base import Predictor
+from lmarchive.models.registry import DEFAULT_MODEL, load_model, model_for
+from lmarchive.reading import ReadCallbacks, verify_entries
 from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sources, write_archive
 
 PROGRESS_INTERVAL = 0.04
 """Seconds between progress events (about 25 per second)."""
 SMALLEST_MAX_CHUNK = 64 << 10
 """Lowest largest-chunk size a job accepts: shorter chunks leave adaptive models too little to learn from."""
+
+
+@dataclass(frozen=True)
+class Preparing:
+    """Work between JobStarted and the first byte coded: loading a model, which a first run also
+    compiles (seconds to a minute that no byte count can show)."""
+
+    step: str
 
 
 @dataclass(frozen=True)
@@ -45,9 +64,18 @@ class EntryStarted:
 
 @dataclass(frozen=True)
 class Progress:
+    """Bytes done of the job, and of the entry the count has reached (``entry``), in coding order.
+
+    Chunks of many entries are coded at once and only the batch's total is known, so the count is
+    laid over the entries in order: ``entry`` is the oldest one not finished, ``entry_done`` of its
+    ``entry_total`` bytes done (both 0 when the job has no such layout).
+    """
+
     done_bytes: int
     total_bytes: int
     entry: str | None
+    entry_done: int = 0
+    entry_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,7 +115,7 @@ class JobFinished:
     error: str | None = None
 
 
-Event = JobStarted | EntryStarted | Progress | EntryFinished | EntryFailed | Notice | JobFinished
+Event = Preparing | JobStarted | EntryStarted | Progress | EntryFinished | EntryFailed | Notice | JobFinished
 EventHandler = Callable[[Event], None]
 
 
@@ -123,6 +151,9 @@ class Job:
         self._done = 0
         self._total = 0
         self._current: str | None = None
+        self._names: list[str] = []
+        self._ends: list[int] = []
+        """Entries with content in coding order, and where each ends in the job's byte count."""
         self._last_progress = 0.0
         self._results: list[EntryFinished] = []
 
@@ -146,7 +177,45 @@ class Job:
         now = time.monotonic()
         if now - self._last_progress >= PROGRESS_INTERVAL or self._done >= self._total:
             self._last_progress = now
-            self.emit(Progress(min(self._done, self._total), self._total, self._current))
+            self.emit(self._progress_event())
+
+    def _progress_event(self) -> Progress:
+        done = min(self._done, self._total)
+        if not self._ends:
+            return Progress(done, self._total, self._current)
+        at = min(bisect.bisect_right(self._ends, done), len(self._ends) - 1)
+        start = self._ends[at - 1] if at else 0
+        return Progress(done, self._total, self._names[at], min(done, self._ends[at]) - start, self._ends[at] - start)
+
+    def _lay_out(self, entries: Sequence[tuple[str, int]]) -> None:
+        """Set the job's total and the order its entries' bytes are counted in (see :class:`Progress`)."""
+        self._names, self._ends = [], []
+        for name, size in entries:
+            if size:
+                self._names.append(name)
+                self._ends.append(size + (self._ends[-1] if self._ends else 0))
+        self._total = self._ends[-1] if self._ends else 0
+
+    def _prepare_models(self, entries: Sequence[EntryRecord]) -> None:
+        """Load the models the entries need before decoding starts, so that the wait shows as such."""
+        needed = {(e.model, e.fingerprint) for e in entries if e.model}
+        for name, fingerprint in sorted(needed):
+            self.emit(Preparing(f"loading the model {name}"))
+            try:
+                predictor = model_for(name, fingerprint, self.device)
+            except LMArchiveError:  # a missing or different model is reported by the decoder, naming its entry
+                continue
+            self._warm_up(predictor)
+
+    def _warm_up(self, predictor: Predictor) -> None:
+        """Code one byte aside (no archive sees it), so that a first run compiles the model here,
+        shown as preparation, rather than as a bar stuck at 0% once the job has started."""
+        self.emit(Preparing("starting the model (slow on a first run)"))
+        predictor.encode_streams([predictor.tokenize(b"\n")], lambda _done: self._check_cancel())
+
+    def _check_cancel(self) -> None:
+        if self.cancelled():
+            raise CancelledError("cancelled")
 
     def _entry_started(self, name: str, size: int) -> None:
         self._current = name
@@ -170,7 +239,7 @@ class Job:
             self.emit(self._summary(started, ok=False, cancelled=True))
             raise
         except LMArchiveError as exc:
-            if self._current is not None:
+            if self._current is not None and not isinstance(exc, DamagedArchiveError):  # those came one by one
                 self.emit(EntryFailed(self._current, str(exc)))
             self.emit(self._summary(started, ok=False, error=str(exc)))
             raise
@@ -204,6 +273,7 @@ class Job:
             entry_finished=lambda e, s: self._entry_finished(finished_event(e, s)),
             progress=self._progress,
             cancel=self.cancelled,
+            entry_failed=lambda e, message: self.emit(EntryFailed(e.name, message)),
             device=self.device,
         )
 
@@ -213,6 +283,7 @@ class Job:
             entry_finished=lambda r: self._entry_finished(_result_event(r)),
             progress=self._progress,
             cancel=self.cancelled,
+            notice=lambda message: self.emit(Notice(message)),
         )
 
 
@@ -273,10 +344,10 @@ class _WritingJob(Job):
     def _sources(self) -> list[Source]:
         if self.sources is not None:
             return list(self.sources)
-        skipped: list[Path] = []
+        skipped: list[str] = []
         sources = collect_sources(self.paths, skipped)
-        for path in skipped:
-            self.emit(Notice(f"skipped symbolic link {path} (links are not stored)"))
+        for message in skipped:
+            self.emit(Notice(message))
         archive = Path(self.archive).resolve()
         kept = [s for s in sources if s.path is None or s.path.resolve() != archive]
         if len(kept) != len(sources):
@@ -285,9 +356,13 @@ class _WritingJob(Job):
 
     def _write(self, base: ContainerReader | None, overwrite: bool) -> None:
         sources = self._sources()
-        predictor = load_model(self.model, self.device) if self.model else None
-        self._total = sum(s.size if s.data is None else len(s.data) for s in sources)
+        self._lay_out([(s.arcname, s.size if s.data is None else len(s.data)) for s in sources])
         self.emit(JobStarted(self.kind, str(self.archive), len(sources), self._total, device_name(self.device)))
+        if self.model:
+            self.emit(Preparing(f"loading the model {self.model}"))
+        predictor = load_model(self.model, self.device) if self.model else None
+        if predictor is not None and self._total:
+            self._warm_up(predictor)
         write_archive(
             self.archive, sources, predictor, self._write_callbacks(), base=base, overwrite=overwrite, plan=self.plan
         )
@@ -304,25 +379,34 @@ class CreateJob(_WritingJob):
         self.kind = "create"
 
     def _run(self) -> None:
-        if not self.overwrite and Path(self.archive).exists():
-            raise OverwriteError(f"{self.archive} already exists (use add, or allow overwriting)")
-        self._write(None, overwrite=True)
+        with WriterLock(self.archive):  # a second create of the same new path is busy, or finds it made
+            if not self.overwrite and Path(self.archive).exists():
+                raise OverwriteError(f"{self.archive} already exists (use add, or allow overwriting)")
+            self._write(None, overwrite=self.overwrite)
 
 
 @dataclass
 class AddJob(_WritingJob):
     """Add (or replace) members; writes a new archive and renames it over the old one."""
 
+    keep: Collection[str] = ()
+    """Members left as they are although ``paths`` hold items of those names (a user who chose Skip)."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.kind = "add"
 
+    def _sources(self) -> list[Source]:
+        keep = frozenset(self.keep)
+        return [source for source in super()._sources() if source.arcname not in keep]
+
     def _run(self) -> None:
-        if not Path(self.archive).exists():
-            self._write(None, overwrite=True)
-            return
-        with ContainerReader(self.archive) as base:
-            self._write(base, overwrite=True)
+        with WriterLock(self.archive):  # before reading the base: nobody may replace it until we have
+            if not Path(self.archive).exists():
+                self._write(None, overwrite=True)
+                return
+            with ContainerReader(self.archive) as base:
+                self._write(base, overwrite=True)
 
 
 @dataclass
@@ -333,6 +417,10 @@ class ExtractJob(Job):
     dest: str | os.PathLike[str] = "."
     members: Sequence[str] | None = None
     overwrite: bool = False
+    keep_going: bool = False
+    """Write every intact member of a damaged archive (see :func:`lmarchive.extracting.extract_entries`)."""
+    resolutions: Mapping[str, Resolution] = field(default_factory=dict)
+    """Per member whose target exists: "replace", "skip" or "rename" (keep both)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -340,10 +428,19 @@ class ExtractJob(Job):
 
     def _run(self) -> None:
         with ContainerReader(self.archive) as reader:
-            entries = _select(reader, self.members)
-            self._total = sum(e.size for e in entries)
+            entries = [e for e in _select(reader, self.members) if self.resolutions.get(e.name) != "skip"]
+            self._lay_out([(e.name, e.size) for e in entries])
             self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total, device_name(self.device)))
-            extract_entries(reader, entries, self.dest, overwrite=self.overwrite, callbacks=self._read_callbacks())
+            self._prepare_models(entries)
+            extract_entries(
+                reader,
+                entries,
+                self.dest,
+                overwrite=self.overwrite,
+                keep_going=self.keep_going,
+                resolutions=self.resolutions,
+                callbacks=self._read_callbacks(),
+            )
 
 
 @dataclass
@@ -361,8 +458,9 @@ class TestJob(Job):
     def _run(self) -> None:
         with ContainerReader(self.archive) as reader:
             entries = _select(reader, self.members)
-            self._total = sum(e.size for e in entries)
+            self._lay_out([(e.name, e.size) for e in entries])
             self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total, device_name(self.device)))
+            self._prepare_models(entries)
             verify_entries(reader, entries, self._read_callbacks())
 
 
@@ -378,9 +476,9 @@ class DeleteJob(Job):
         self.kind = "delete"
 
     def _run(self) -> None:
-        with ContainerReader(self.archive) as reader:
-            if not self.members:
-                raise LMArchiveError("name at least one member to delete")
+        if not self.members:
+            raise LMArchiveError("name at least one member to delete")
+        with WriterLock(self.archive), ContainerReader(self.archive) as reader:
             doomed = {e.name for e in _select(reader, self.members)}
             self.emit(JobStarted(self.kind, str(self.archive), len(doomed), 0))
             write_archive(self.archive, [], None, self._write_callbacks(), base=reader, drop=doomed)

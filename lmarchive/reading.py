@@ -1,23 +1,19 @@
-"""Reading an archive back: decode entries in batches across files, verify, and extract safely."""
+"""Reading an archive back: decode entries in batches across files, and verify them (extracting.py writes them out)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from lmarchive import codec
 from lmarchive.codec import CancelFn
-from lmarchive.container import ChunkRecord, ContainerReader, EntryRecord, Method
-from lmarchive.errors import CancelledError, ChecksumError, FormatError, LMArchiveError, OverwriteError
+from lmarchive.container import BOUNDED_STREAMS, ChunkRecord, ContainerReader, EntryRecord, Method
+from lmarchive.container.records import show
+from lmarchive.errors import CancelledError, ChecksumError, DamagedArchiveError, FormatError, LMArchiveError
 from lmarchive.models.base import Predictor
 from lmarchive.models.registry import model_for
-from lmarchive.safety import TEMP_PREFIX, confined_path
 
 MAX_BATCH_CHUNKS = 64
 MAX_BATCH_BYTES = 64 << 20
@@ -31,6 +27,8 @@ class ReadCallbacks:
     entry_finished: Callable[[EntryRecord, float], None] | None = None
     progress: Callable[[int], None] | None = None
     cancel: CancelFn | None = None
+    entry_failed: Callable[[EntryRecord, str], None] | None = None
+    """A member found damaged (the message names the ranges lost); decoding goes on where it can."""
     device: str = "cpu"
     """Where models run; the tables, and so the result, are the same on every device."""
 
@@ -41,7 +39,37 @@ def _predictor_of(entry: EntryRecord, device: str) -> Predictor | None:
 
 def _named(entry: EntryRecord, exc: LMArchiveError) -> LMArchiveError:
     """The same error type, with the member's name in the message."""
-    return type(exc)(f"{entry.name}: {exc}")
+    return type(exc)(f"{show(entry.name)}: {exc}")
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Bytes ``start`` to ``end`` (exclusive) of member ``name`` could not be recovered, and why."""
+
+    name: str
+    start: int
+    end: int
+    reason: str
+    chunk: int | None = None
+    """The chunk that held them, or None when the whole member is in question (its own checksum)."""
+
+    def describe(self) -> str:
+        """'name': bytes 0-65,535 (chunk 1): reason."""
+        where = f"bytes {self.start:,}-{self.end - 1:,}" if self.end > self.start else "its content"
+        chunk = f" (chunk {self.chunk + 1})" if self.chunk is not None else ""
+        return f"{show(self.name)}: {where}{chunk}: {self.reason}"
+
+
+Decoded = tuple[EntryRecord, int, "bytes | Damage"]
+
+
+def _chunk_start(entry: EntryRecord, index: int) -> int:
+    return sum(chunk.orig_len for chunk in entry.chunks[:index])
+
+
+def _damage(entry: EntryRecord, index: int, reason: str) -> Damage:
+    start = _chunk_start(entry, index)
+    return Damage(entry.name, start, start + entry.chunks[index].orig_len, reason, index)
 
 
 def iter_chunks(
@@ -49,198 +77,151 @@ def iter_chunks(
 ) -> Iterator[tuple[EntryRecord, int, bytes]]:
     """Yield ``(entry, chunk index, original bytes)`` in order, decoding many chunks in lock-step.
 
-    Each chunk is verified against its CRC32; the caller checks the whole entry's CRC32.
+    Each chunk is verified against its CRC32 (the caller checks the whole entry's CRC32); the first
+    chunk that cannot be decoded raises, naming its member and where it lies.
     """
+    for entry, index, data in _decode(reader, entries, callbacks, salvage=False):
+        assert isinstance(data, bytes)  # without salvage, damage raises instead
+        yield entry, index, data
+
+
+def iter_salvaged_chunks(
+    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None = None
+) -> Iterator[Decoded]:
+    """Like :func:`iter_chunks`, but a chunk that cannot be decoded comes as a :class:`Damage` in its
+    place, and decoding goes on: chunks are independent, so one damaged chunk costs only its bytes.
+    A missing model or a cancel still raises."""
+    return _decode(reader, entries, callbacks, salvage=True)
+
+
+def _decode(
+    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None, *, salvage: bool
+) -> Iterator[Decoded]:
+    """Every record is checked against the decoding limits first, so a hostile length is refused
+    before any chunk is read; a batch stops growing once it holds MAX_BATCH_BYTES of coded or of
+    decoded bytes.  A batch that fails is decoded again chunk by chunk, to tell which one is damaged."""
     cb = callbacks or ReadCallbacks()
+    bounded = reader.version >= BOUNDED_STREAMS
+    refused: dict[tuple[str, int], str] = {}
+    for entry in entries:
+        for index, chunk in enumerate(entry.chunks):
+            problem = codec.chunk_limit_problem(chunk)
+            if problem is not None:
+                if not salvage:
+                    raise FormatError(_damage(entry, index, problem).describe())
+                refused[entry.name, index] = problem
     batch: list[tuple[EntryRecord, int, ChunkRecord]] = []
     batch_model: Predictor | None = None
-    batch_bytes = 0
+    batch_bytes = batch_coded = 0
 
-    def flush() -> Iterator[tuple[EntryRecord, int, bytes]]:
-        items = [(chunk, reader.read_chunk(chunk)) for _, _, chunk in batch]
+    def flush() -> Iterator[Decoded]:
+        coded = [(chunk, reader.read_chunk(chunk)) for _, _, chunk in batch]
         try:
-            decoded = codec.decode_chunks(items, batch_model, cancel=cb.cancel, progress=cb.progress)
-        except FormatError as exc:
-            names = sorted({entry.name for entry, _, _ in batch})
-            raise type(exc)(f"{', '.join(names)[:200]}: {exc}") from None
-        for (entry, index, _), data in zip(batch, decoded, strict=True):
+            decoded = codec.decode_chunks(coded, batch_model, cancel=cb.cancel, progress=cb.progress, bounded=bounded)
+        except FormatError:
+            decoded = None
+        if decoded is not None:
+            for (entry, index, _), data in zip(batch, decoded, strict=True):
+                yield entry, index, data
+            return
+        for (entry, index, _), one in zip(batch, coded, strict=True):  # progress was counted: not again
+            try:
+                (data,) = codec.decode_chunks([one], batch_model, cancel=cb.cancel, bounded=bounded)
+            except FormatError as exc:
+                damage = _damage(entry, index, str(exc))
+                if not salvage:
+                    raise type(exc)(damage.describe()) from None
+                yield entry, index, damage
+                continue
             yield entry, index, data
 
     for entry in entries:
         if cb.cancel is not None and cb.cancel():
             raise CancelledError("cancelled")
+        # A missing model is no damage: it is reported as itself, even when salvaging (unless every
+        # chunk that needs it is refused anyway).
+        decodable = [(entry.name, i) not in refused for i in range(len(entry.chunks))]
         try:
-            predictor = _predictor_of(entry, cb.device)
+            predictor = _predictor_of(entry, cb.device) if not entry.chunks or any(decodable) else None
         except LMArchiveError as exc:
             raise _named(entry, exc) from None
         for index, chunk in enumerate(entry.chunks):
             uses_model = chunk.method == Method.MODEL
-            full = len(batch) >= MAX_BATCH_CHUNKS or batch_bytes >= MAX_BATCH_BYTES
-            if batch and (full or (uses_model and batch_model is not None and predictor is not batch_model)):
+            problem = refused.get((entry.name, index))
+            full = len(batch) >= MAX_BATCH_CHUNKS or max(batch_bytes, batch_coded) >= MAX_BATCH_BYTES
+            if batch and (full or problem or (uses_model and batch_model is not None and predictor is not batch_model)):
                 yield from flush()
-                batch, batch_model, batch_bytes = [], None, 0
+                batch, batch_model, batch_bytes, batch_coded = [], None, 0, 0
+            if problem is not None:  # only in salvage: in order, between the chunks around it
+                yield entry, index, _damage(entry, index, problem)
+                continue
             if uses_model:
                 batch_model = predictor
             batch.append((entry, index, chunk))
             batch_bytes += chunk.orig_len
+            batch_coded += chunk.coded_len
     if batch:
         yield from flush()
 
 
-def _verify_entry(entry: EntryRecord, crc: int) -> None:
+def verify_entry(entry: EntryRecord, crc: int) -> None:
+    """Raise ChecksumError unless ``crc`` (of the decoded content) is the entry's."""
     if crc != entry.crc32:
         raise ChecksumError(f"{entry.name}: content failed its checksum")
+
+
+def damaged_error(damage: Sequence[Damage], members: int) -> DamagedArchiveError:
+    """One error for everything found damaged, naming the first few members and ranges."""
+    names = list(dict.fromkeys(d.name for d in damage))
+    shown = "; ".join(d.describe() for d in damage[:3])
+    more = f"; and {len(damage) - 3} more damaged ranges" if len(damage) > 3 else ""
+    head = "" if len(names) == 1 else f"{len(names)} of {members} members are damaged: "
+    return DamagedArchiveError(head + shown + more, damage)
 
 
 def verify_entries(
     reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None = None
 ) -> None:
-    """Decode everything and verify every checksum, writing nothing; raises on the first failure."""
-    cb = callbacks or ReadCallbacks()
-    crcs: dict[str, int] = {}
-    started = time.monotonic()
-    for entry in entries:
-        if not entry.chunks:
-            if cb.entry_started is not None:
-                cb.entry_started(entry)
-            _verify_entry(entry, 0)
-            if cb.entry_finished is not None:
-                cb.entry_finished(entry, 0.0)
-    for entry, index, data in iter_chunks(reader, entries, cb):
-        if index == 0 and cb.entry_started is not None:
-            cb.entry_started(entry)
-        crcs[entry.name] = zlib.crc32(data, crcs.get(entry.name, 0))
-        if index == len(entry.chunks) - 1:
-            _verify_entry(entry, crcs.pop(entry.name))
-            if cb.entry_finished is not None:
-                cb.entry_finished(entry, time.monotonic() - started)
-            started = time.monotonic()
+    """Decode everything and verify every checksum, writing nothing.
 
-
-def plan_extraction(root: Path, entries: Sequence[EntryRecord], *, overwrite: bool) -> list[tuple[EntryRecord, Path]]:
-    """Check every target before anything is written: confinement, and conflicts with files."""
-    plan = []
-    for entry in entries:
-        target = confined_path(root, entry.name)
-        if entry.is_dir:
-            if target.exists() and not target.is_dir():
-                raise OverwriteError(f"{target} exists and is not a folder")
-        elif target.exists():
-            if target.is_dir():
-                raise OverwriteError(f"{target} exists and is a folder")
-            if not overwrite:
-                raise OverwriteError(f"{target} already exists (allow overwriting to replace it)")
-        plan.append((entry, target))
-    return plan
-
-
-def _apply_metadata(path: Path, entry: EntryRecord) -> None:
-    with contextlib.suppress(OSError):
-        os.chmod(path, entry.mode & 0o777 or (0o755 if entry.is_dir else 0o644))
-    with contextlib.suppress(OSError, OverflowError, ValueError):
-        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
-
-
-class _Extraction:
-    """Tracks what one extraction created, so a cancel or failure can take it back."""
-
-    def __init__(self) -> None:
-        self.created_files: list[Path] = []
-        self.created_dirs: list[Path] = []
-        self.temp: Path | None = None
-        self.handle = None
-
-    def make_dirs(self, path: Path) -> None:
-        missing = []
-        for parent in [path, *path.parents]:
-            if parent.exists():
-                break
-            missing.append(parent)
-        for folder in reversed(missing):
-            folder.mkdir()
-            self.created_dirs.append(folder)
-
-    def open_temp(self, target: Path) -> None:
-        self.make_dirs(target.parent)
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-        self.temp, self.handle = Path(name), os.fdopen(fd, "wb")
-
-    def commit(self, target: Path, entry: EntryRecord) -> None:
-        assert self.handle is not None and self.temp is not None
-        self.handle.close()
-        existed = target.exists()
-        os.replace(self.temp, target)
-        self.temp, self.handle = None, None
-        if not existed:
-            self.created_files.append(target)
-        _apply_metadata(target, entry)
-
-    def rollback(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-        if self.temp is not None:
-            with contextlib.suppress(OSError):
-                self.temp.unlink()
-        for path in reversed(self.created_files):
-            with contextlib.suppress(OSError):
-                path.unlink()
-        for folder in reversed(self.created_dirs):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-
-def extract_entries(
-    reader: ContainerReader,
-    entries: Sequence[EntryRecord],
-    dest: str | os.PathLike[str],
-    *,
-    overwrite: bool = False,
-    callbacks: ReadCallbacks | None = None,
-) -> list[Path]:
-    """Extract ``entries`` under ``dest``; on any failure or cancel, remove what this call created.
-
-    Each file is decoded into a temporary file beside its target and renamed into place only
-    after its checksums pass, so no partial file ever carries a member's name.
+    Decoding goes on past damage, so the error at the end, a :class:`DamagedArchiveError`, names
+    every damaged member and the byte ranges lost in it.
     """
     cb = callbacks or ReadCallbacks()
-    root = Path(dest).resolve()
-    state = _Extraction()
-    try:
-        state.make_dirs(root)
-        plan = plan_extraction(root, entries, overwrite=overwrite)
-        targets = {entry.name: target for entry, target in plan}
-        for entry, target in plan:
-            if entry.chunks:
-                continue
+    crcs: dict[str, int] = {}
+    hurt: dict[str, list[Damage]] = {}
+    found: list[Damage] = []
+    started = time.monotonic()
+    for entry in entries:
+        if not entry.chunks:  # nothing to decode (the container rules make its CRC 0)
             if cb.entry_started is not None:
                 cb.entry_started(entry)
-            if entry.is_dir:
-                state.make_dirs(target)
-            else:
-                state.open_temp(target)
-                state.commit(target, entry)
             if cb.entry_finished is not None:
                 cb.entry_finished(entry, 0.0)
-        crc, started = 0, time.monotonic()
-        for entry, index, data in iter_chunks(reader, entries, cb):
-            target = targets[entry.name]
-            if index == 0:
-                if cb.entry_started is not None:
-                    cb.entry_started(entry)
-                state.open_temp(target)
-                crc, started = 0, time.monotonic()
-            assert state.handle is not None
-            state.handle.write(data)
-            crc = zlib.crc32(data, crc)
-            if index == len(entry.chunks) - 1:
-                _verify_entry(entry, crc)
-                state.commit(target, entry)
-                if cb.entry_finished is not None:
-                    cb.entry_finished(entry, time.monotonic() - started)
-        for entry, target in reversed(plan):
-            if entry.is_dir:
-                _apply_metadata(target, entry)
-    except BaseException:
-        state.rollback()
-        raise
-    return [target for _, target in plan]
+    for entry, index, data in iter_salvaged_chunks(reader, entries, cb):
+        if index == 0 and cb.entry_started is not None:
+            cb.entry_started(entry)
+        if isinstance(data, Damage):
+            hurt.setdefault(entry.name, []).append(data)
+        else:
+            crcs[entry.name] = zlib.crc32(data, crcs.get(entry.name, 0))
+        if index < len(entry.chunks) - 1:
+            continue
+        damage = entry_damage(entry, crcs.pop(entry.name, 0), hurt.pop(entry.name, []))
+        if damage:
+            found += damage
+            if cb.entry_failed is not None:
+                cb.entry_failed(entry, "; ".join(d.describe() for d in damage))
+        elif cb.entry_finished is not None:
+            cb.entry_finished(entry, time.monotonic() - started)
+        started = time.monotonic()
+    if found:
+        raise damaged_error(found, len(entries))
+
+
+def entry_damage(entry: EntryRecord, crc: int, chunk_damage: list[Damage]) -> list[Damage]:
+    """What is lost of a member: its damaged chunks, or, when every chunk passed its own check but the
+    member's checksum fails (chunks of another member, say), the whole member."""
+    if chunk_damage or crc == entry.crc32:
+        return chunk_damage
+    return [Damage(entry.name, 0, entry.size, "content failed its checksum")]

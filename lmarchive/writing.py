@@ -20,15 +20,20 @@ from typing import BinaryIO
 from lmarchive import codec
 from lmarchive.codec import CancelFn, ChunkPlan
 from lmarchive.container import (
+    BOUNDED_STREAMS,
+    FORMAT_VERSION,
     ChunkRecord,
     ContainerReader,
     ContainerWriter,
     EntryRecord,
     EntryType,
     Method,
+    name_problem,
+    show,
     validate_name,
 )
-from lmarchive.errors import CancelledError, LMArchiveError
+from lmarchive.errors import AccessError, CancelledError, LMArchiveError
+from lmarchive.files import NotARegularFile, file_kind, open_regular
 from lmarchive.models.base import Predictor
 from lmarchive.safety import atomic_output
 
@@ -56,8 +61,25 @@ def source_from_path(path: Path, arcname: str) -> Source:
     if stat.S_ISDIR(st.st_mode):
         return Source(arcname, path, is_dir=True, mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode))
     if not stat.S_ISREG(st.st_mode):
-        raise LMArchiveError(f"{path} is not a regular file or folder")
+        raise NotARegularFile(str(path), file_kind(st.st_mode))
     return Source(arcname, path, mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode), size=st.st_size)
+
+
+def _unstorable(path: Path, arcname: str) -> str | None:
+    """Why an input found on disk is left out of the archive (a warning), or None to store it.
+
+    Format 1.1 stores files and folders under UTF-8 names, as tar and 7-Zip users expect an
+    archiver to skip what it cannot store (with a word) rather than give up on the whole tree.
+    """
+    if path.is_symlink():
+        return f"skipped symbolic link {path} (links are not stored)"
+    problem = name_problem(arcname)
+    if problem is not None:
+        return f"skipped {path}: the member name {show(arcname)} cannot be stored ({problem})"
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return f"skipped {path}: it is {file_kind(mode)}, not a regular file or folder"
+    return None
 
 
 def default_arcname(path: Path) -> str:
@@ -68,7 +90,7 @@ def default_arcname(path: Path) -> str:
     return name
 
 
-def collect_sources(paths: Iterable[str | os.PathLike[str]], skipped: list[Path] | None = None) -> list[Source]:
+def collect_sources(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Source]:
     """Sources for ``paths`` given on a command line, each named after its last component."""
     sources: list[Source] = []
     for given in paths:
@@ -82,16 +104,18 @@ def collect_sources(paths: Iterable[str | os.PathLike[str]], skipped: list[Path]
     return sources
 
 
-def collect_tree(path: Path, top: str, skipped: list[Path] | None = None, *, recursive: bool = True) -> list[Source]:
+def collect_tree(path: Path, top: str, skipped: list[str] | None = None, *, recursive: bool = True) -> list[Source]:
     """Sources for ``path`` named ``top``; a folder recurses (sorted) unless ``recursive`` is False.
 
-    Symbolic links are not stored (format 1.0 has no link entries); they are listed in ``skipped``.
+    What cannot be stored (symbolic links, named pipes, sockets and devices, names that are not
+    UTF-8 or not valid member names) is left out, with a warning appended to ``skipped``.
     """
     if not path.exists() and not path.is_symlink():
         raise LMArchiveError(f"{path}: no such file or folder")
-    if path.is_symlink():
+    reason = _unstorable(path, top)
+    if reason is not None:
         if skipped is not None:
-            skipped.append(path)
+            skipped.append(reason)
         return []
     sources = [source_from_path(path, top)]
     if not (recursive and path.is_dir()):
@@ -102,12 +126,15 @@ def collect_tree(path: Path, top: str, skipped: list[Path] | None = None, *, rec
         rel = here.relative_to(path).as_posix()
         prefix = top if rel == "." else f"{top}/{rel}"
         for name in sorted(dirnames) + sorted(filenames):
-            child = here / name
-            if child.is_symlink():
+            child, arcname = here / name, f"{prefix}/{name}"
+            reason = _unstorable(child, arcname)
+            if reason is not None:
                 if skipped is not None:
-                    skipped.append(child)
+                    skipped.append(reason)
+                if name in dirnames:
+                    dirnames.remove(name)  # nothing below a folder that is left out
                 continue
-            sources.append(source_from_path(child, f"{prefix}/{name}"))
+            sources.append(source_from_path(child, arcname))
     return sources
 
 
@@ -142,18 +169,34 @@ class WriteCallbacks:
     entry_finished: Callable[[EntryResult], None] | None = None
     progress: Callable[[int], None] | None = None
     cancel: CancelFn | None = None
+    notice: Callable[[str], None] | None = None
+    """Something the user should know that does not stop the job (a file that changed, say)."""
 
 
 def _open_source(source: Source) -> BinaryIO:
-    return io.BytesIO(source.data) if source.data is not None else open(source.path, "rb")  # type: ignore[arg-type]
+    if source.data is not None:
+        return io.BytesIO(source.data)
+    assert source.path is not None
+    try:
+        return open_regular(source.path)
+    except NotARegularFile as exc:  # it was a file when the tree was read
+        raise LMArchiveError(f"{exc.path} changed while it was being archived: it is now {exc.kind}") from None
+    except OSError as exc:  # gone or unreadable since the tree was read
+        raise AccessError(exc.errno, exc.strerror, str(source.path)) from exc
 
 
-def _read_pieces(handle: BinaryIO, size: int, head: bytes) -> Iterator[bytes]:
-    """Chunks of ``size`` bytes: ``head`` (already read) continued from ``handle``."""
-    buffer = head
+def _read_pieces(handle: BinaryIO, size: int, head: bytes, limit: int) -> Iterator[bytes]:
+    """Chunks of ``size`` bytes: ``head`` (already read) continued from ``handle``, ``limit`` bytes in all.
+
+    The limit is the size the file had when it was listed: a file that grows meanwhile (a log being
+    written) must not make the archive grow without end.
+    """
+    buffer, left = head, limit - len(head)
     while True:
-        if len(buffer) < size:
-            buffer += handle.read(size - len(buffer))
+        if len(buffer) < size and left > 0:
+            more = handle.read(min(size - len(buffer), left))
+            buffer += more
+            left = left - len(more) if more else 0
         if not buffer:
             return
         yield buffer[:size]
@@ -218,7 +261,9 @@ class _Batcher:
         self.done(state.index, record, time.monotonic() - state.started)
 
     def done(self, index: int, record: EntryRecord, seconds: float) -> None:
-        """Keep a finished entry for the directory (written in source order) and report it."""
+        """Keep a finished entry for the directory (written in source order) and report it; its
+        recovery record goes right after its chunks, where a salvage of a truncated archive finds it."""
+        self.writer.write_recovery(record)
         self.records[index] = record
         if self.cb.entry_finished is not None:
             self.cb.entry_finished(EntryResult(record, seconds))
@@ -246,13 +291,19 @@ def write_entries(
             continue
         size = len(src.data) if src.data is not None else src.size
         with _open_source(src) as handle:
-            first = handle.read(plan.min_size)
+            first = handle.read(min(plan.min_size, size))
             method = codec.plan_method(predictor, first)
             # Stored data gains nothing from many chunks; every chunk costs a 25-byte record.
             chunk_size = plan.max_size if method == Method.STORE else plan.size_for(size)
-            pieces = _read_pieces(handle, chunk_size, first)
+            pieces = _read_pieces(handle, chunk_size, first, size)
             state = _Pending(index, src, method, -1, started)
             _queue_entry(batcher, state, pieces)
+            changed = "grew" if handle.read(1) else "shrank" if state.size < size else None
+        if changed is not None and callbacks.notice is not None:
+            callbacks.notice(
+                f"{src.path} {changed} while it was being archived: stored {state.size:,} bytes, "
+                f"its size when the job started was {size:,}"
+            )
     batcher.flush()
     for index in range(len(sources)):
         writer.add_entry(batcher.records[index])
@@ -298,16 +349,28 @@ def write_archive(
     replaces; then ``sources`` are coded.
     """
     replaced = {s.arcname for s in sources} | set(drop)
+    kept = [] if base is None else [entry for entry in base.entries if entry.name not in replaced]
     with atomic_output(target, overwrite=overwrite) as handle:
-        writer = ContainerWriter(handle)
+        writer = ContainerWriter(handle, _version_for(base, kept))
         if base is not None:
-            for entry in base.entries:
-                if entry.name in replaced:
-                    continue
+            for entry in kept:
                 if callbacks.cancel is not None and callbacks.cancel():
                     raise CancelledError("cancelled")
-                chunks = tuple(writer.copy_chunk(base, c) for c in entry.chunks)
-                writer.add_entry(replace(entry, chunks=chunks))
+                copied = replace(entry, chunks=tuple(writer.copy_chunk(base, c) for c in entry.chunks))
+                writer.write_recovery(copied)
+                writer.add_entry(copied)
         write_entries(writer, sources, predictor, callbacks, plan)
         writer.close()
         return list(writer.entries)
+
+
+def _version_for(base: ContainerReader | None, kept: Sequence[EntryRecord]) -> tuple[int, int]:
+    """The newest format, unless model chunks are copied from an archive that predates bounded streams.
+
+    Copied chunks are not re-coded, so a 1.0 model chunk keeps its 1.0 ending (possibly unbounded)
+    and the archive that carries it must keep saying 1.0.
+    """
+    copies_model_chunks = any(chunk.method == Method.MODEL for entry in kept for chunk in entry.chunks)
+    if base is not None and base.version < BOUNDED_STREAMS and copies_model_chunks:
+        return base.version
+    return FORMAT_VERSION

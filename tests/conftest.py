@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lmarchive.models import registry
-from lmarchive.safety import TEMP_PREFIX
+from lmarchive.safety import BACKUP_PREFIX, TEMP_PREFIX
 
 WORDS = (
     "the of and to in is was that for on with as by at from his her they this which be are have had "
@@ -62,8 +62,9 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def partial_files(root: Path) -> list[Path]:
-    """Temporary files the library writes while working (``.lmz-partial-*``) anywhere under ``root``."""
-    return sorted(p for p in root.rglob(f"{TEMP_PREFIX}*"))
+    """Temporary files the library writes while working (``.lmz-partial-*``) and originals an overwriting
+    extraction keeps aside until it succeeds (``.lmz-original-*``), anywhere under ``root``."""
+    return sorted([*root.rglob(f"{TEMP_PREFIX}*"), *root.rglob(f"{BACKUP_PREFIX}*")])
 
 
 @pytest.fixture

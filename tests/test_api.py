@@ -534,7 +534,7 @@ def jpeg_file() -> Path:
 
 
 # Measured: 1 MiB of os.urandom -> archive +542 bytes, packed +0 (allowed +1112.6);
-# fireworks.jpeg (123093 bytes) -> archive +197 bytes, packed +0 (allowed +187.1).
+# fireworks.jpeg (123093 bytes) -> archive +236 bytes with its recovery record, packed +0.
 @pytest.mark.parametrize("fixture", ["noise_file", "jpeg_file"])
 def test_incompressible_entries_do_not_grow(tmp_path: Path, request: pytest.FixtureRequest, fixture: str) -> None:
     size, _, packed = growth(tmp_path, request.getfixturevalue(fixture))
@@ -550,8 +550,10 @@ def test_incompressible_random_archive_grows_by_less_than_a_tenth_of_a_percent(
 
 
 def test_incompressible_jpeg_archive_grows_by_less_than_a_tenth_of_a_percent(tmp_path: Path, jpeg_file: Path) -> None:
+    """Plus the fixed cost of a one-entry archive: header and footer (56 bytes), the entry's record
+    in the directory and its recovery record after its chunk (about 90 bytes each)."""
     size, archive_size, _ = growth(tmp_path, jpeg_file)
-    assert archive_size - size < size * 0.001 + 64
+    assert archive_size - size < size * 0.001 + 64 + 180
 
 
 # --- folders and empty files ---------------------------------------------------------------------

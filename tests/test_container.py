@@ -206,7 +206,7 @@ GOOD_ENTRY = raw_entry(b"f", size=10, crc32=crc(DATA), chunks=(raw_chunk(16, 10,
 def test_round_trip_in_memory() -> None:
     blob, written, contents = sample_archive()
     with open_bytes(blob) as reader:
-        assert reader.version == FORMAT_VERSION == (1, 0)
+        assert reader.version == FORMAT_VERSION == (1, 1)
         assert tuple(reader.entries) == written
         for name, content in contents.items():
             entry = reader.get(name)
@@ -246,12 +246,12 @@ def test_round_trip_through_a_path(tmp_path: Path) -> None:
 def test_layout_matches_the_specification() -> None:
     blob, written, _ = sample_archive()
     assert (HEADER_SIZE, FOOTER_SIZE, MAGIC) == (16, 40, b"\x89LMZ\r\n\x1a\n")
-    assert blob[:12] == MAGIC + b"\x01\x00\x00\x00"
+    assert blob[:12] == MAGIC + b"\x01\x00\x01\x00"
     assert struct.unpack_from("<I", blob, 12)[0] == crc(blob[:12])
     footer = blob[-FOOTER_SIZE:]
     magic, dir_offset, dir_length, count, dir_crc, major, minor, footer_crc = struct.unpack("<8sQQIIHHI", footer)
     assert magic == b"LMZDIR\x00\x01"
-    assert (count, major, minor) == (len(written), 1, 0)
+    assert (count, major, minor) == (len(written), 1, 1)
     assert footer_crc == crc(footer[:36])
     assert dir_offset + dir_length + FOOTER_SIZE == len(blob)
     assert dir_crc == crc(blob[dir_offset : dir_offset + dir_length])
@@ -525,9 +525,12 @@ def test_not_an_archive() -> None:
 
 def test_versions() -> None:
     rejects(raw_archive(DATA, [GOOD_ENTRY], version=(2, 0)), r"version 2\.0 is newer than this program supports")
-    rejects(raw_archive(DATA, [GOOD_ENTRY], version=(1, 1)), r"version 1\.1 is newer")
+    rejects(raw_archive(DATA, [GOOD_ENTRY], version=(1, 2)), r"version 1\.2 is newer")
     rejects(raw_archive(DATA, [GOOD_ENTRY], version=(0, 9)), r"version 0\.9 is not supported")
     rejects(raw_archive(DATA, [GOOD_ENTRY], footer_version=(1, 1)), "header and footer versions differ")
+    for version in ((1, 0), (1, 1)):  # a 1.1 reader reads both
+        with open_bytes(raw_archive(DATA, [GOOD_ENTRY], version=version)) as reader:
+            assert reader.version == version
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from conftest import WORDS
 
 import lmarchive
+from lmarchive.locking import LOCK_PREFIX
 from lmarchive.safety import TEMP_PREFIX
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
@@ -63,8 +64,8 @@ def kill_while_coding(archive: Path, mode: str) -> None:
 
 
 def others(folder: Path) -> list[str]:
-    """Names in ``folder`` other than the hidden temporary files a kill may leave."""
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(TEMP_PREFIX))
+    """Names in ``folder`` other than the hidden files a kill may leave (a partial, a lock file)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith((TEMP_PREFIX, LOCK_PREFIX)))
 
 
 def test_kill_during_create_leaves_no_archive(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmarchive.coding import MAX_TOTAL, BatchDecoder, BatchEncoder, decode_step, encode_step
+from lmarchive.coding.rangecoder import FLUSH_BYTES
+from lmarchive.errors import FormatError
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,7 @@ def schedules(draw: st.DrawFn) -> tuple[int, list[Step]]:
 def test_lock_step_round_trip_of_random_tables(case: tuple[int, list[Step]]) -> None:
     n, schedule = case
     coded = encode_all(n, schedule)
-    for data in coded:
-        assert not data.endswith(b"\x00")  # trailing zeros are always dropped
-    decoded = decode_all(coded, schedule)
+    decoded = decode_all(coded, schedule)  # bounded: no stream may need more than its flush past its bytes
     for step, got in zip(schedule, decoded, strict=True):
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, step.symbols)
@@ -308,10 +308,21 @@ def test_wrapping_triples_are_refused(cum: np.integer, freq: np.integer, total: 
     seed=st.integers(0, 2**32 - 1),
 )
 def test_decoding_garbage_gives_symbols_in_range(data: bytes, vocab: int, steps: int, seed: int) -> None:
-    """Any bytes decode to some valid symbols without an error: corruption is caught by CRCs later."""
+    """Any bytes decode to valid symbols: unbounded without an error (corruption is caught by CRCs
+    later); bounded too, until the decoder reads past the bytes and the flush, which raises."""
     g = np.random.default_rng(seed)
-    dec = BatchDecoder([data])
+    free: BatchDecoder = BatchDecoder([data], bounded=False)
+    bounded: BatchDecoder | None = BatchDecoder([data])
     for _ in range(steps):
         table = make_table(g, vocab, TABLE_KINDS[int(g.integers(len(TABLE_KINDS)))])
-        sym = decode_step(dec, ONE, table[None, :])
+        sym = decode_step(free, ONE, table[None, :])
         assert 0 <= int(sym[0]) < vocab
+        if bounded is None:
+            continue
+        try:
+            assert decode_step(bounded, ONE, table[None, :]).tolist() == sym.tolist()
+        except FormatError:
+            assert free.pos[0] > len(data) + FLUSH_BYTES  # raised exactly when it read too far
+            bounded = None
+        else:
+            assert free.pos[0] <= len(data) + FLUSH_BYTES

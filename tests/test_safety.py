@@ -15,8 +15,9 @@ from conftest import partial_files, snapshot, text_bytes
 import lmarchive
 from lmarchive.container import MAGIC, ContainerReader
 from lmarchive.errors import CancelledError, ChecksumError, FormatError, LMArchiveError, OverwriteError, UnsafePathError
+from lmarchive.extracting import extract_entries
 from lmarchive.jobs import ExtractJob
-from lmarchive.reading import ReadCallbacks, extract_entries
+from lmarchive.reading import ReadCallbacks
 
 # --- hand-built archives, straight from docs/FORMAT.md (helpers as in test_container.py) ----------
 

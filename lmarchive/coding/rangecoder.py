@@ -12,8 +12,13 @@ Arithmetic (per stream, all modulo 2**64 unless noted):
 * encode (c, f, t): ``r = rng // t``; ``low += r * c`` (a wrap-around is a carry into the bytes
   already written); ``rng = r * f``; while ``rng < 2**56``: write the top byte of ``low``,
   shift ``low`` and ``rng`` left by 8.
-* finish: write the value in ``[low, low + rng)`` with the most trailing zero bytes, then drop
-  every trailing zero byte of the stream; a decoder reads zeros past the end.
+* finish: write the value in ``[low, low + rng)`` with the most trailing zero bytes as 8 bytes,
+  then drop the trailing zero bytes of those 8 (a decoder reads zeros past the end).  The bytes
+  written before the finish are all kept, so a decoder never needs more than ``FLUSH_BYTES``
+  bytes past the stored ones: one that reads further is decoding damaged or hostile data, and a
+  bounded decoder stops there instead of decoding zeros for as long as the chunk claims.
+  Streams of format 1.0 dropped every trailing zero byte of the whole stream, so a very
+  predictable tail (a run of zero bytes) was left out entirely: those decode only unbounded.
 
 Because ``rng >= 2**56`` before each symbol and ``t <= 2**32``, ``r >= 2**24``: the code length
 exceeds the ideal ``-log2(f / t)`` by at most ``t / rng <= 2**-24`` relative per symbol.
@@ -23,8 +28,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmarchive.errors import ChecksumError
+
 MAX_TOTAL = 1 << 32
 """Largest frequency total a model may use."""
+FLUSH_BYTES = 8
+"""Bytes the encoder writes when it finishes; a decoder reads at most this far past a stream's bytes."""
 
 _U64 = np.uint64
 _TOP = _U64(1 << 56)
@@ -108,7 +117,7 @@ class BatchEncoder:
             self.out = grown
 
     def finish(self, stream: int) -> bytes:
-        """Flush one stream and return its bytes (trailing zero bytes dropped)."""
+        """Flush one stream and return its bytes (the flush without its trailing zero bytes)."""
         low, rng = int(self.low[stream]), int(self.rng[stream])
         high = low + rng - 1
         value = high
@@ -118,21 +127,26 @@ class BatchEncoder:
             if candidate <= high:
                 value = candidate
                 break
-        self.reserve(int(self.pos[stream]) + 9)
         if value >> 64:
             self._carry(np.array([stream], dtype=np.int64))
         p = int(self.pos[stream])
-        self.out[stream, p : p + 8] = np.frombuffer((value & ((1 << 64) - 1)).to_bytes(8, "big"), dtype=np.uint8)
-        data = self.out[stream, : p + 8].tobytes()
-        return data.rstrip(b"\x00")
+        flush = (value & ((1 << 64) - 1)).to_bytes(FLUSH_BYTES, "big")
+        # Only the flush loses its trailing zeros: what came before stays, so the end is bounded.
+        return self.out[stream, :p].tobytes() + flush.rstrip(b"\x00")
 
 
 class BatchDecoder:
-    """Decodes ``n`` streams produced by :class:`BatchEncoder`, in the same lock-step order."""
+    """Decodes ``n`` streams produced by :class:`BatchEncoder`, in the same lock-step order.
 
-    def __init__(self, streams: list[bytes]) -> None:
+    ``bounded`` (the default; format 1.1 and later): a stream that reads more than FLUSH_BYTES
+    past its bytes raises ChecksumError at once.  Unbounded decoding (format 1.0 archives) reads
+    zeros past the end for as long as the caller asks for symbols.
+    """
+
+    def __init__(self, streams: list[bytes], *, bounded: bool = True) -> None:
         n = len(streams)
-        width = max((len(s) for s in streams), default=0) + 8
+        self.bounded = bounded
+        width = max((len(s) for s in streams), default=0) + FLUSH_BYTES
         self.buf = np.zeros((n, width), dtype=np.uint8)
         for i, s in enumerate(streams):
             self.buf[i, : len(s)] = np.frombuffer(s, dtype=np.uint8)
@@ -174,3 +188,15 @@ class BatchDecoder:
             rng[small] = rng[small] << _SHIFT8
         self.code[streams] = code
         self.rng[streams] = rng
+        self.check_end(streams)
+
+    def check_end(self, streams: np.ndarray | None = None) -> None:
+        """If bounded, raise ChecksumError when a stream has read past its bytes and the flush.
+
+        Compiled decoders that work on these arrays directly call this between their pieces.
+        """
+        if not self.bounded:
+            return
+        rows = slice(None) if streams is None else streams
+        if np.any(self.pos[rows] > self.lengths[rows] + FLUSH_BYTES):
+            raise ChecksumError("a model chunk's coded data ends too early: the archive is damaged")

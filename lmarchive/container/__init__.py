@@ -4,6 +4,7 @@ It knows nothing about compression; the codecs decide what a chunk's bytes mean.
 """
 
 from lmarchive.container.format import (
+    BOUNDED_STREAMS,
     FOOTER_SIZE,
     FORMAT_VERSION,
     HEADER_SIZE,
@@ -16,10 +17,13 @@ from lmarchive.container.records import (
     EntryRecord,
     EntryType,
     Method,
+    name_problem,
+    show,
     validate_name,
 )
 
 __all__ = [
+    "BOUNDED_STREAMS",
     "FOOTER_SIZE",
     "FORMAT_VERSION",
     "HEADER_SIZE",
@@ -30,5 +34,7 @@ __all__ = [
     "EntryRecord",
     "EntryType",
     "Method",
+    "name_problem",
+    "show",
     "validate_name",
 ]

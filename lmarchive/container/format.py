@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from itertools import chain
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO, Protocol, Self
 
 from lmarchive.container.records import (
     ChunkRecord,
@@ -25,11 +25,20 @@ from lmarchive.container.records import (
     chunk_problem,
     show,
 )
-from lmarchive.errors import ChecksumError, FormatError, UnsafePathError
+from lmarchive.errors import AccessError, ChecksumError, FormatError, UnsafePathError
+from lmarchive.files import NotARegularFile, open_regular
 
 MAGIC = b"\x89LMZ\r\n\x1a\n"
 FOOTER_MAGIC = b"LMZDIR\x00\x01"
-FORMAT_VERSION = (1, 0)
+RECOVERY_MAGIC = b"LMZREC\x00\x01"
+"""Starts a recovery record: a copy of one entry, after its chunks, for salvaging a truncated archive."""
+MAX_RECOVERY_ENTRY = 16 << 20
+"""Longest entry a recovery record may hold (a salvage scan reads no more for one record)."""
+FORMAT_VERSION = (1, 1)
+"""The newest version this program reads and writes."""
+READ_VERSIONS = frozenset({(1, 0), (1, 1)})
+BOUNDED_STREAMS = (1, 1)
+"""From this version on, a model chunk's range coder never reads more than 8 bytes past its data."""
 
 _HEADER_BODY = struct.Struct("<8sHH")  # magic, version major, version minor
 _FOOTER_BODY = struct.Struct("<8sQQIIHH")  # magic, dir offset, dir length, count, dir CRC, version
@@ -54,14 +63,14 @@ def _with_crc(body: bytes) -> bytes:
 
 
 def _check_version(major: int, minor: int) -> None:
-    """A reader of 1.0 refuses anything else rather than ignore fields it does not know."""
+    """A reader refuses a version it does not know rather than ignore fields it does not understand."""
     if (major, minor) > FORMAT_VERSION:
         raise FormatError(f"archive format version {major}.{minor} is newer than this program supports")
-    if (major, minor) != FORMAT_VERSION:
+    if (major, minor) not in READ_VERSIONS:
         raise FormatError(f"archive format version {major}.{minor} is not supported")
 
 
-def _parse_header(data: bytes) -> tuple[int, int]:
+def parse_header(data: bytes) -> tuple[int, int]:
     """Check the 16-byte header (``data`` may be shorter if the file is); return the version."""
     if data[: len(MAGIC)] != MAGIC:
         if MAGIC.startswith(data):
@@ -159,6 +168,41 @@ def _parse_entry(cur: _Cursor, index: int, data_end: int) -> EntryRecord:
     return entry
 
 
+def encode_recovery(entry: EntryRecord) -> bytes:
+    """A recovery record for ``entry``: magic, length, the entry's directory bytes, CRC32 of all that."""
+    body = _encode_entry(entry)
+    head = RECOVERY_MAGIC + _U32.pack(len(body))
+    return _with_crc(head + body)
+
+
+RECOVERY_HEAD = len(RECOVERY_MAGIC) + _U32.size
+"""Bytes of a recovery record before its entry: the magic, then the entry's length (u32)."""
+
+
+def recovery_length(head: bytes) -> int:
+    """The whole length of the recovery record that starts with ``head`` (RECOVERY_HEAD bytes)."""
+    (length,) = _U32.unpack_from(head, len(RECOVERY_MAGIC))
+    return RECOVERY_HEAD + length + _U32.size
+
+
+def parse_recovery(record: bytes, offset: int) -> EntryRecord:
+    """The entry in the recovery ``record`` found at ``offset``; FormatError if it is not a sound one
+    (a wrong CRC, a damaged entry, or chunks that do not all lie before the record)."""
+    short = len(record) < RECOVERY_HEAD + _U32.size
+    if short or record[: len(RECOVERY_MAGIC)] != RECOVERY_MAGIC or len(record) != recovery_length(record):
+        raise FormatError(f"recovery record at offset {offset}: damaged")
+    if _with_crc(record[: -_U32.size]) != record:
+        raise ChecksumError(f"recovery record at offset {offset}: checksum mismatch")
+    cur = _Cursor(record[RECOVERY_HEAD : -_U32.size])
+    try:
+        entry = _parse_entry(cur, 0, offset)
+    except _PARSE_ERRORS as exc:
+        raise FormatError(f"recovery record at offset {offset}: damaged ({type(exc).__name__})") from exc
+    if cur.remaining:
+        raise FormatError(f"recovery record at offset {offset}: {cur.remaining} unexpected bytes after the entry")
+    return entry
+
+
 def _parse_directory(data: bytes, expected_count: int, data_end: int) -> list[EntryRecord]:
     """Decode the whole directory; every count is checked against the bytes before use."""
     cur = _Cursor(data)
@@ -180,6 +224,16 @@ def _parse_directory(data: bytes, expected_count: int, data_end: int) -> list[En
     return entries
 
 
+def _open_archive_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path``, refusing anything but a regular file (a named pipe would block for ever)."""
+    try:
+        return open_regular(path)
+    except NotARegularFile as exc:
+        raise FormatError(f"not an .lmz archive: {exc}") from None
+    except OSError as exc:
+        raise AccessError(exc.errno, exc.strerror, os.fsdecode(path)) from exc
+
+
 class ContainerReader:
     """Reads an archive's header, footer and directory; chunk bytes are read only on request."""
 
@@ -187,7 +241,7 @@ class ContainerReader:
         """Open ``file`` (a path, opened and later closed here, or a seekable binary file)."""
         self._owns_file = isinstance(file, (str, os.PathLike))
         if isinstance(file, (str, os.PathLike)):
-            file = open(file, "rb")  # noqa: SIM115 - the reader owns it and closes it in close()
+            file = _open_archive_file(file)
         self._file: BinaryIO = file
         self.entries: list[EntryRecord] = []
         self.version: tuple[int, int] = FORMAT_VERSION
@@ -202,7 +256,7 @@ class ContainerReader:
         """Validate header, footer and directory, in that order, before trusting any of them."""
         size = self._file.seek(0, os.SEEK_END)
         try:
-            self.version = _parse_header(self._read_at(0, min(size, HEADER_SIZE)))
+            self.version = parse_header(self._read_at(0, min(size, HEADER_SIZE)))
             if size < HEADER_SIZE + FOOTER_SIZE:
                 raise FormatError(f"truncated archive: the file is only {size} bytes long")
             footer = self._read_at(size - FOOTER_SIZE, FOOTER_SIZE)
@@ -266,6 +320,12 @@ class ContainerReader:
         self.close()
 
 
+class ChunkSource(Protocol):
+    """Where copy_chunk reads a chunk's coded bytes: a ContainerReader, or a salvage's damaged file."""
+
+    def iter_chunk(self, chunk: ChunkRecord, block_size: int = ...) -> Iterator[bytes]: ...
+
+
 def _encode_entry(entry: EntryRecord) -> bytes:
     """The directory bytes of one (already checked) entry."""
     name = entry.name.encode("utf-8")
@@ -289,17 +349,24 @@ class ContainerWriter:
     Only appends, so it works on any writable binary file object, even an unseekable one.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
-        """Start an archive at the beginning of ``file`` (chunk offsets are absolute)."""
+    def __init__(self, file: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
+        """Start an archive at the beginning of ``file`` (chunk offsets are absolute).
+
+        ``version``: what the header and footer claim; 1.0 only for an archive that carries model
+        chunks copied from a 1.0 archive, which may rely on 1.0's unbounded stream ends.
+        """
         if file.seekable() and file.tell() != 0:
             raise ValueError("an archive must be written from the start of its file")
+        if version not in READ_VERSIONS:
+            raise ValueError(f"cannot write format version {version}")
+        self.version = version
         self._file = file
         self._pos = 0
         self._entries: list[EntryRecord] = []
         self._names: set[str] = set()
         self._unclaimed: Counter[ChunkRecord] = Counter()
         self._closed = False
-        major, minor = FORMAT_VERSION
+        major, minor = self.version
         self._write(_with_crc(_HEADER_BODY.pack(MAGIC, major, minor)))
 
     @property
@@ -332,7 +399,7 @@ class ContainerWriter:
         self._unclaimed[record] += 1
         return record
 
-    def copy_chunk(self, reader: ContainerReader, chunk: ChunkRecord) -> ChunkRecord:
+    def copy_chunk(self, reader: ChunkSource, chunk: ChunkRecord) -> ChunkRecord:
         """Copy a coded chunk from another archive unchanged; the record gets its new offset."""
         record = ChunkRecord(self._pos, chunk.coded_len, chunk.orig_len, chunk.symbols, chunk.crc32, chunk.method)
         self._check_chunk(record)
@@ -341,8 +408,8 @@ class ContainerWriter:
         self._unclaimed[record] += 1  # only now: a failed copy must not be usable by an entry
         return record
 
-    def add_entry(self, entry: EntryRecord) -> None:
-        """Record an entry whose chunks this writer wrote; refuse anything a reader would reject."""
+    def _check_entry(self, entry: EntryRecord) -> Counter[ChunkRecord]:
+        """Refuse an entry a reader would reject, or whose chunks are not this writer's to give it."""
         if self._closed:
             raise ValueError("the archive writer is closed")
         check_entry(entry)
@@ -353,7 +420,17 @@ class ContainerWriter:
             raise FormatError(
                 f"entry {show(entry.name)}: its chunks were not written by this writer or are already used"
             )
-        self._unclaimed -= needed
+        return needed
+
+    def write_recovery(self, entry: EntryRecord) -> None:
+        """Append a recovery record of ``entry`` (whose chunks this writer has just written) to the
+        chunk data, so that a salvage can find it if the directory is lost; add the entry later."""
+        self._check_entry(entry)
+        self._write(encode_recovery(entry))
+
+    def add_entry(self, entry: EntryRecord) -> None:
+        """Record an entry whose chunks this writer wrote; refuse anything a reader would reject."""
+        self._unclaimed -= self._check_entry(entry)
         self._names.add(entry.name)
         self._entries.append(entry)
 
@@ -367,7 +444,7 @@ class ContainerWriter:
         for piece in chain([_U32.pack(len(self._entries))], map(_encode_entry, self._entries)):
             self._write(piece)
             crc = zlib.crc32(piece, crc)
-        major, minor = FORMAT_VERSION
+        major, minor = self.version
         footer = _FOOTER_BODY.pack(
             FOOTER_MAGIC, dir_offset, self._pos - dir_offset, len(self._entries), crc, major, minor
         )

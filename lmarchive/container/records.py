@@ -93,13 +93,13 @@ def show(name: str) -> str:
 
 def validate_name(name: str) -> str:
     """Return ``name`` if extracting it cannot escape the destination; else raise UnsafePathError."""
-    reason = _name_problem(name)
+    reason = name_problem(name)
     if reason is not None:
         raise UnsafePathError(f"unsafe member name {show(name)}: {reason}")
     return name
 
 
-def _name_problem(name: str) -> str | None:
+def name_problem(name: str) -> str | None:
     """Why ``name`` is not a safe relative member name, or None."""
     if not isinstance(name, str) or not name:
         return "it is empty"

@@ -74,8 +74,15 @@ class Predictor(ABC):
         """Range-code each symbol sequence into its own independent stream."""
 
     @abstractmethod
-    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
-        """The symbol sequences (given their lengths) back from :meth:`encode_streams`' output."""
+    def decode_streams(
+        self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn, *, bounded: bool = True
+    ) -> list[np.ndarray]:
+        """The symbol sequences (given their lengths) back from :meth:`encode_streams`' output.
+
+        ``bounded``: a stream that reads past its bytes and the coder's flush is damaged, and
+        raises ChecksumError at once (see :class:`lmarchive.coding.BatchDecoder`); False only for
+        format 1.0 archives, whose streams may end early legitimately.
+        """
 
 
 class TablePredictor(Predictor):
@@ -112,11 +119,13 @@ class TablePredictor(Predictor):
                 tick(int(np.minimum(lengths, step).sum()))
         return [enc.finish(i) for i in range(len(sequences))]
 
-    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+    def decode_streams(
+        self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn, *, bounded: bool = True
+    ) -> list[np.ndarray]:
         # Longest first, so the streams still running at any step are always a prefix 0..k-1.
         order = sorted(range(len(coded)), key=lambda i: -lengths[i])
         ordered = np.array([lengths[i] for i in order], dtype=np.int64)
-        dec = BatchDecoder([coded[i] for i in order])
+        dec = BatchDecoder([coded[i] for i in order], bounded=bounded)
         batch = self.open_batch(len(order))
         symbols = np.zeros((len(order), int(ordered.max(initial=0))), dtype=symbol_dtype(self.vocab_size))
         active = len(order)

@@ -47,12 +47,21 @@ _BUILTIN: dict[str, Callable[[str], Predictor]] = {
 
 
 def _model_dirs() -> dict[str, Path]:
+    """Model folders by name, the first on the search path winning (a user's folder shadows the
+    shipped one of that name).  Only listed here, never loaded: a broken folder fails when it is
+    used, with its own message, and leaves the other models alone."""
     found: dict[str, Path] = {}
     for root in model_search_path():
-        if root.is_dir():
-            for child in sorted(root.iterdir()):
+        try:
+            children = sorted(root.iterdir()) if root.is_dir() else []
+        except OSError:  # an unreadable folder on the path holds no models we can use
+            continue
+        for child in children:
+            try:
                 if (child / "config.json").is_file():
                     found.setdefault(child.name, child)
+            except OSError:
+                continue
     return found
 
 
@@ -119,6 +128,12 @@ def load_model(name: str, device: str = "cpu") -> Predictor:
     return _load_lm(name, directory, device)
 
 
+def _installed(name: str) -> bool:
+    """Whether a model of that name is here at all (it may still fail to load)."""
+    name = resolve(name).removeprefix(MIX_PREFIX)  # the mixing model is built in: its LM decides
+    return name in _BUILTIN or name in _model_dirs()
+
+
 @cache
 def _builtin(name: str) -> Predictor:
     return _BUILTIN[name](name)
@@ -149,14 +164,13 @@ def _load_lm(name: str, directory: Path, device: str) -> Predictor:
 
 def model_for(name: str, fingerprint: bytes, device: str = "cpu") -> Predictor:
     """The predictor an archive entry was coded with, refusing any whose tables could differ."""
-    try:
-        model = load_model(name, device)
-    except ModelError:
+    if not _installed(name):  # one that is here but broken reports itself (it may shadow the right one)
         raise ModelError(
             f"this archive needs the model {name!r}, which this installation does not have "
             f"(available: {', '.join(available_models())}); put its folder in ${MODEL_PATH_ENV} "
             "or install the lmarchive version that made it"
-        ) from None
+        )
+    model = load_model(name, device)
     if model.fingerprint != fingerprint:
         raise ModelError(
             f"model {name!r} here (fingerprint {model.fingerprint.hex()[:16]}) differs from the one the archive "

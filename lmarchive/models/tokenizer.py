@@ -100,13 +100,16 @@ class BpeTokenizer:
         """Raises ValueError (or OSError) for a file that is not a usable byte-level BPE."""
         from tokenizers import Tokenizer
 
-        raw = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
         try:
+            raw = data.decode("utf-8")
             spec = json.loads(raw)
             vocab: dict[str, int] = dict(spec["model"]["vocab"])
             added = spec.get("added_tokens") or []
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ValueError(f"{path}: not a BPE tokenizer file ({exc})") from None
+        if not all(type(i) is int for i in vocab.values()):  # JSON true and 1.0 are not ids
+            raise ValueError(f"{path}: token ids must be integers")
         if added:  # the library could emit their ids, which decode by no vocabulary entry
             raise ValueError(f"{path}: added (special) tokens are not supported")
         self.vocab_size = len(vocab)

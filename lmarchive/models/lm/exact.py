@@ -15,6 +15,7 @@ position, so both modes see exactly the same keys.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,20 @@ from lmarchive.models.lm import quant
 
 _I64 = torch.int64
 _F32 = torch.float32
+CONFIG_LIMITS = {
+    "vocab_size": (256, 1 << 16),  # a vocabulary holds every byte
+    "d_model": (2, 1 << 12),
+    "n_layers": (1, 64),
+    "n_heads": (1, 1 << 8),
+    "d_ffn": (1, 1 << 14),
+    "window": (1, 1 << 12),  # the softmax sums (window + block) weights of up to 2**15 in int32
+    "rope_period": (1, 1 << 16),
+}
+"""Inclusive ranges of the shape fields: generous for real models, and a model folder from the
+user cannot make the engine allocate more than a bounded amount per stream."""
+MAX_CACHE_CELLS = 1 << 22
+"""n_layers x d_model x window: keys and values of one stream in float32 (32 MiB; the shipped
+models need under 2% of it), held for every chunk of a batch."""
 
 
 def exact_matmul(x: torch.Tensor, w: torch.Tensor, bound: int) -> torch.Tensor:
@@ -91,6 +106,16 @@ class LMConfig:
         return self.vocab_size
 
     def check(self) -> None:
+        """ValueError for a shape this engine cannot run exactly or within bounded memory."""
+        for name, (low, high) in CONFIG_LIMITS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                shown = str(value) if len(str(value)) <= 20 else "of " + str(len(str(value))) + " digits"
+                raise ValueError(f"{name} {shown} is outside {low}..{high}")
+        if not (math.isfinite(self.rope_base) and self.rope_base > 0):
+            raise ValueError(f"rope_base {self.rope_base} is not a positive number")
+        if self.n_layers * self.d_model * self.window > MAX_CACHE_CELLS:
+            raise ValueError(f"n_layers x d_model x window exceeds {MAX_CACHE_CELLS} (one stream's key/value cache)")
         if self.d_model % self.n_heads or self.head_dim % 2:
             raise ValueError("d_model must split into heads of even size")
         rope_max = quant.QMAX * 2  # a rotated int8 pair component stays below 127 * sqrt(2) + 1

@@ -43,6 +43,10 @@ LOGIT_TABLE_SIZE = 64 * 24
 LOGIT_EXP_BITS = 24
 FREQ_TOTAL = 1 << 24
 MULT_BITS = 30
+MAX_SHIFT = 62
+"""Requantization shifts lie in 1..MAX_SHIFT (the rounding term 2**(shift - 1) fits int64)."""
+SCORE_MULT_LIMIT = 1 << 29
+"""Attention score multipliers lie below this (the score gap is clamped so that gap * mult fits int32)."""
 MATMUL_EXACT_LIMIT = 1 << 24
 """float32 sums of integers are exact while every partial sum stays below this."""
 
@@ -97,20 +101,20 @@ def multiplier(scale: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     overflow = mult >= 1 << MULT_BITS
     mult[overflow] >>= 1
     shift[overflow] -= 1
-    if np.any(shift < 1) or np.any(shift > 62):
+    if np.any(shift < 1) or np.any(shift > MAX_SHIFT):
         raise ValueError("requantization scale out of the supported range")
     return mult, shift
 
 
 def score_multiplier(scale: float) -> int:
     """The attention score-to-table-index multiplier, on the fixed shift SCORE_SHIFT."""
-    return int(min(max(round(scale * (1 << SCORE_SHIFT)), 1), (1 << 29) - 1))
+    return int(min(max(round(scale * (1 << SCORE_SHIFT)), 1), SCORE_MULT_LIMIT - 1))
 
 
 def score_limit(mult: int, layer: int) -> int:
     """The largest score gap worth computing for a layer's score multiplier (checked in range):
     larger gaps index past the exp table's end anyway, and clamping keeps gap * mult in int32."""
-    if not 1 <= mult < 1 << 29:
+    if not 1 <= mult < SCORE_MULT_LIMIT:
         raise ValueError(f"layer {layer}: attention score multiplier {mult} out of range")
     return ((EXP_TABLE_SIZE << SCORE_SHIFT) // mult) + 1
 

@@ -79,9 +79,11 @@ class MixPredictor(ByteSymbols, Predictor):
             at = reached
         return enc.finish(0)
 
-    def _decode_one(self, data: bytes, length: int, lm: CompiledLM | None, progress: _Shared, job: int) -> np.ndarray:
+    def _decode_one(
+        self, data: bytes, length: int, bounded: bool, lm: CompiledLM | None, progress: _Shared, job: int
+    ) -> np.ndarray:
         hist = np.zeros((1, length), dtype=np.uint8)
-        dec = BatchDecoder([data])
+        dec = BatchDecoder([data], bounded=bounded)
         st = new_state(1, self.params)
         code = _coder(st, lm)
         piece = _PIECE if lm is None else _LM_PIECE
@@ -89,21 +91,25 @@ class MixPredictor(ByteSymbols, Predictor):
             progress.check()
             end = min(at + piece, length)
             code(True, at, end, hist, (dec.code, dec.rng, dec.pos, dec.buf))
+            dec.check_end()  # the kernel reads zeros past the end; a piece later is soon enough to stop
             progress.done[job] += end - at
         return hist[0]
 
     def _encoding(self, seq: np.ndarray, lm: CompiledLM | None, weight: int = LM_COST) -> _Job:
         return _Job(self._encode_one, (seq, lm), len(seq), weight)
 
-    def _decoding(self, data: bytes, length: int, lm: CompiledLM | None) -> _Job:
-        return _Job(self._decode_one, (data, length, lm), length, LM_COST)
+    def _decoding(self, data: bytes, length: int, bounded: bool, lm: CompiledLM | None) -> _Job:
+        return _Job(self._decode_one, (data, length, bounded, lm), length, 1 if lm is None else LM_COST)
 
-    def _parallel(self, jobs: list[_Job], tick: TickFn) -> list:
-        """Run the jobs on threads, costliest first; meanwhile tick with the bytes done, each job's
-        bytes counted ``weight / LM_COST`` times."""
+    def _parallel(self, jobs: list[_Job], tick: TickFn, symbols: int | None = None) -> list:
+        """Run the jobs on threads, costliest first; meanwhile tick with the share of the work done
+        (each job's bytes weighing ``weight``) times ``symbols`` (default: the jobs' sizes), so that
+        progress moves at the pace of the work, whatever mix of codings it holds."""
         progress = _Shared(len(jobs))
         if not jobs:
             return []
+        symbols = sum(job.size for job in jobs) if symbols is None else symbols
+        work = max(sum(job.size * job.weight for job in jobs), 1)
         order = sorted(range(len(jobs)), key=lambda j: -jobs[j].cost)
         # Even one job runs on a pool thread: this thread ticks meanwhile (progress, cancel).
         with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(jobs)))) as pool:
@@ -112,7 +118,7 @@ class MixPredictor(ByteSymbols, Predictor):
             try:
                 while pending:
                     _, pending = wait(pending, timeout=0.1)
-                    tick(sum(d * job.weight for d, job in zip(progress.done, jobs, strict=True)) // LM_COST)
+                    tick(sum(d * job.weight for d, job in zip(progress.done, jobs, strict=True)) * symbols // work)
             except BaseException:
                 progress.stop = True  # running jobs stop at their next piece
                 raise
@@ -123,10 +129,12 @@ class MixPredictor(ByteSymbols, Predictor):
         lm = self._compiled_lm()
         return self._parallel([self._encoding(s, lm) for s in sequences], tick)
 
-    def decode_mixed(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+    def decode_mixed(
+        self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn, *, bounded: bool = True
+    ) -> list[np.ndarray]:
         """The inverse of :meth:`encode_mixed`."""
         lm = self._compiled_lm()
-        return self._parallel([self._decoding(c, n, lm) for c, n in zip(coded, lengths, strict=True)], tick)
+        return self._parallel([self._decoding(c, n, bounded, lm) for c, n in zip(coded, lengths, strict=True)], tick)
 
     # -- the predictor interface --------------------------------------------------------------------
 
@@ -137,21 +145,24 @@ class MixPredictor(ByteSymbols, Predictor):
         # (the one without the LM as 1/LM_COST of it).
         jobs = [self._encoding(s, None, weight=1) for s in sequences]
         jobs += [self._encoding(s, self.lm.compiled, weight=LM_COST - 1) for s in sequences]
-        out = self._parallel(jobs, tick)
+        out = self._parallel(jobs, tick, sum(len(s) for s in sequences))
         alone, mixed = out[: len(sequences)], out[len(sequences) :]
         return [
             bytes([WITH_LM]) + m if len(m) < len(a) else bytes([WITHOUT_LM]) + a
             for a, m in zip(alone, mixed, strict=True)
         ]
 
-    def decode_streams(self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn) -> list[np.ndarray]:
+    def decode_streams(
+        self, coded: Sequence[bytes], lengths: Sequence[int], tick: TickFn, *, bounded: bool = True
+    ) -> list[np.ndarray]:
         if self.lm is None:
-            return self._parallel([self._decoding(c, n, None) for c, n in zip(coded, lengths, strict=True)], tick)
+            jobs = [self._decoding(c, n, bounded, None) for c, n in zip(coded, lengths, strict=True)]
+            return self._parallel(jobs, tick)
         if any(not c or c[0] not in (WITHOUT_LM, WITH_LM) for c in coded):
             raise FormatError(f"a {self.name} chunk does not start with a valid flag byte")
-        # Progress: every byte counts as one, whichever way its chunk was coded.
+        # Progress follows the work: a byte of a chunk coded with the LM weighs LM_COST, one without it 1.
         jobs = [
-            self._decoding(c[1:], n, self.lm.compiled if c[0] == WITH_LM else None)
+            self._decoding(c[1:], n, bounded, self.lm.compiled if c[0] == WITH_LM else None)
             for c, n in zip(coded, lengths, strict=True)
         ]
         return self._parallel(jobs, tick)
@@ -169,7 +180,7 @@ def _coder(st: tuple, lm: CompiledLM | None) -> Callable[[bool, int, int, np.nda
 class _Job:
     """One stream to code on a pool thread: ``fn(*args, progress, job index)``.
 
-    ``weight``: progress units per byte, out of LM_COST (see :meth:`MixPredictor._parallel`).
+    ``weight``: the work of a byte, LM_COST for a byte coded with the LM (see :meth:`MixPredictor._parallel`).
     """
 
     fn: Callable[..., object]
