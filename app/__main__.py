@@ -13,6 +13,7 @@ import multiprocessing
 import signal
 import sys
 import time
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +33,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description=f"{APP_NAME}: open an .lmz archive, or start a new one with the given files and folders.",
     )
     parser.add_argument("paths", metavar="PATH", nargs="*", help="an archive to open, or files to archive")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
+        "--compress",
+        action="store_true",
+        help="make a new archive of the PATHs, even of one that is an archive (asks where to save it): the file "
+        "manager's 'Compress with LM Archive'",
+    )
+    what.add_argument(
+        "--extract-here",
+        action="store_true",
+        help="extract each archive PATH into a new folder named after it, beside it, then quit (asks for an archive "
+        "when none is given): the file manager's 'Extract Here'",
+    )
     parser.add_argument(
         "--report-open",
         metavar="FILE",
@@ -53,6 +67,48 @@ def write_open_report(window: MainWindow, report: Path) -> None:
         "written_at": time.time(),
     }
     report.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def compress(window: MainWindow, paths: list[str]) -> None:
+    """--compress: the new-archive flow for ``paths`` (just a new, empty archive without any)."""
+    if paths:
+        window.new_archive_with(paths)
+    else:
+        window.new_archive()
+
+
+def extract_here(window: MainWindow, archives: list[str], done: Callable[[], None]) -> None:
+    """--extract-here: each archive into a new folder named after it, beside it, one after the other (whatever
+    the extraction folder in the settings: 'here' is the archive's folder); then ``done``, once every error box
+    the window showed on the way has been closed, so a failure is read before the window goes."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.extract_dialogs import new_folder
+
+    if not archives:
+        chosen = window.ask_open_path()
+        archives = [chosen] if chosen else []
+    queue = [Path(a).absolute() for a in archives]
+
+    def finish() -> None:
+        window.job_done.disconnect(next_one)
+        boxes = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+        if not boxes:
+            done()
+            return
+        for box in boxes:
+            box.finished.connect(lambda _result: None if any(b.isVisible() for b in boxes) else done())
+
+    def next_one(_outcome: object = None) -> None:
+        while queue:
+            archive = queue.pop(0)
+            if window.open_archive(archive):
+                window.extract_to(new_folder(archive.parent, archive.stem))
+                return  # the job's end calls this again
+        finish()
+
+    window.job_done.connect(next_one)
+    next_one()
 
 
 def setup_logging() -> Path | None:
@@ -104,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = ArchiveApplication(sys.argv[:1])
     server: InstanceServer | None = None
-    if args.report_open is None:
+    if args.report_open is None and not (args.compress or args.extract_here):  # a command of its own, not "open"
         name = server_name()
         if send_paths(name, paths):
             return 0
@@ -131,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     def open_command_line() -> None:
-        if paths:
+        if args.extract_here:
+            extract_here(window, paths, app.quit)
+            return
+        if args.compress:
+            compress(window, paths)
+        elif paths:
             window.open_from_os(paths)
         app.open_files_with(window.open_from_os)  # macOS file-open events, including any that came first
         if args.report_open is not None:

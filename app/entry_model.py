@@ -5,7 +5,9 @@ listing of ten thousand entries fills at once.  Sorting is done by the source mo
 Python ``list.sort`` on raw values, and the proxy forwards its ``sort`` there: measured with
 10,000 entries, QSortFilterProxyModel's own sort calls ``data()`` across the Python boundary
 about 300,000 times and takes 0.5-1 s per click, the model's sort a few milliseconds.  The proxy
-does the filtering, and keeps the source's order.
+does the filtering, and keeps the source's order.  The window shows these rows as a folder tree
+(app/entry_tree.py), which formats its cells through :meth:`EntryTableModel.row_data` and sorts
+each folder with the same keys.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.formatting import bytes_text, mtime_text, ratio_text, size_text
+from app.profiles import model_names, model_note
 from lmarchive.container import EntryRecord
 from lmarchive.jobs import EntryFinished
 
@@ -62,7 +65,8 @@ HEADER_TIPS = {
     Column.RATIO: "Packed size as a share of the original (shorter bars are better).\n"
     "Upper bar: LM Archive; lower bar: what gzip -9 would have given.",
     Column.GZIP: "What gzip -9 would have packed this entry to, as a share of the original",
-    Column.METHOD: "model: coded by the language model; zstd or store: where that was smaller",
+    Column.METHOD: "model: coded by the model; zstd or store: where that was smaller",
+    Column.MODEL: "The profile whose model coded the entry (its exact model id is in the tooltip)",
 }
 _NUMERIC = {Column.SIZE, Column.PACKED, Column.RATIO, Column.GZIP}
 
@@ -127,6 +131,8 @@ class EntryTableModel(QAbstractTableModel):
         style = QApplication.style()
         self._folder_icon = style.standardIcon(QStyle.StandardPixmap.SP_DirIcon)
         self._file_icon = style.standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        self._model_names = model_names()
+        """Concrete model id -> plain name ('cmx' -> 'Fast'); unknown ids are shown as they are."""
 
     # -- contents -------------------------------------------------------------------------
     def set_entries(self, entries: Iterable[EntryRecord]) -> None:
@@ -134,7 +140,7 @@ class EntryTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = [Row.from_record(e) for e in entries]
         if self._sorting is not None:
-            self._rows.sort(key=_SORT_KEYS[self._sorting[0]], reverse=self._sorting[1] == Qt.SortOrder.DescendingOrder)
+            self._rows.sort(key=SORT_KEYS[self._sorting[0]], reverse=self._sorting[1] == Qt.SortOrder.DescendingOrder)
         self._index = {row.name: i for i, row in enumerate(self._rows)}
         self.endResetModel()
 
@@ -167,7 +173,7 @@ class EntryTableModel(QAbstractTableModel):
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
         names = [self._rows[i.row()].name for i in before]
-        self._rows.sort(key=_SORT_KEYS[Column(column)], reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows.sort(key=SORT_KEYS[Column(column)], reverse=order == Qt.SortOrder.DescendingOrder)
         self._index = {row.name: i for i, row in enumerate(self._rows)}
         after = [self.index(self._index[name], i.column()) for name, i in zip(names, before, strict=True)]
         self.changePersistentIndexList(before, after)
@@ -178,6 +184,10 @@ class EntryTableModel(QAbstractTableModel):
 
     def names(self) -> list[str]:
         return [row.name for row in self._rows]
+
+    def folders_by_name(self) -> dict[str, bool]:
+        """Every entry's name, and whether it is a folder."""
+        return {row.name: row.is_dir for row in self._rows}
 
     def totals(self) -> Totals:
         files = [r for r in self._rows if not r.is_dir]
@@ -217,8 +227,10 @@ class EntryTableModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
-        column = Column(index.column())
+        return self.row_data(self._rows[index.row()], Column(index.column()), role)
+
+    def row_data(self, row: Row, column: Column, role: int) -> Any:
+        """A cell of ``row`` (in this model or not): the folder tree shows its rows through this."""
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
         if role == RATIO_ROLE:
@@ -233,8 +245,7 @@ class EntryTableModel(QAbstractTableModel):
             return self._folder_icon if row.is_dir else self._file_icon
         return None
 
-    @staticmethod
-    def _display(row: Row, column: Column) -> str:
+    def _display(self, row: Row, column: Column) -> str:
         if column == Column.NAME:
             return row.name + "/" if row.is_dir else row.name
         if row.is_dir:
@@ -251,7 +262,7 @@ class EntryTableModel(QAbstractTableModel):
             case Column.METHOD:
                 return row.method
             case Column.MODEL:
-                return row.model if row.method == "model" else ""
+                return self._model_names.get(row.model, row.model) if row.method == "model" else ""
         return "" if row.mtime_ns is None else mtime_text(row.mtime_ns)
 
     @staticmethod
@@ -264,6 +275,8 @@ class EntryTableModel(QAbstractTableModel):
             return bytes_text(row.size)
         if column == Column.PACKED:
             return bytes_text(row.packed)
+        if column == Column.MODEL and row.method == "model" and row.model:
+            return f"{row.model}: {model_note(row.model)}"
         if column in (Column.RATIO, Column.GZIP) and row.size:
             ours = f"LM Archive: {ratio_text(row.packed, row.size)} of the original ({bytes_text(row.packed)})"
             if not row.gzip_size:
@@ -275,7 +288,7 @@ class EntryTableModel(QAbstractTableModel):
         return None
 
 
-_SORT_KEYS: dict[Column, Callable[[Row], Any]] = {
+SORT_KEYS: dict[Column, Callable[[Row], Any]] = {
     Column.NAME: lambda r: (r.name.casefold(), r.name),
     Column.SIZE: lambda r: r.size,
     Column.PACKED: lambda r: r.packed,

@@ -6,8 +6,9 @@ from PySide6.QtCore import QDateTime, QLocale
 
 
 def size_text(size: int) -> str:
-    """'2.7 MB'-style size in the user's locale."""
-    return QLocale().formattedDataSize(size, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat)
+    """'152.1 kB'-style size in the user's locale, in decimal units (1 kB = 1000 bytes) as GNOME and
+    macOS show file sizes: Qt's traditional format divides by 1024 yet says kB, which is neither."""
+    return QLocale().formattedDataSize(size, 1, QLocale.DataSizeFormat.DataSizeSIFormat)
 
 
 def bytes_text(size: int) -> str:

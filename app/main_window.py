@@ -1,4 +1,4 @@
-"""The main window: menus and toolbar, the entry table, drag and drop, and job orchestration.
+"""The main window: menus and toolbar, the entry tree and its right-click menu, drag and drop, and job orchestration.
 
 Every archive operation is a core job submitted to the worker; the window only asks the user
 what to do, shows progress, and reloads the listing when a job has changed the archive.
@@ -21,12 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QMimeData, QModelIndex, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEventLoop, QMimeData, QModelIndex, QPoint, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDesktopServices,
-    QDrag,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
@@ -38,10 +37,11 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -51,9 +51,9 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QStyle,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -62,8 +62,19 @@ from PySide6.QtWidgets import (
 import lmarchive
 from app import APP_NAME
 from app.about_dialog import AboutDialog
-from app.entry_model import Column, EntryFilterProxy, EntryTableModel
+from app.entry_model import HEADERS, NAME_ROLE, Column, EntryTableModel
+from app.entry_tree import FOLDER_ROLE, EntryTreeModel, EntryTreeProxy
+from app.entry_view import EntryView
+from app.extract_dialogs import (
+    Conflict,
+    ConflictDialog,
+    DamageDialog,
+    ExtractToDialog,
+    new_folder,
+    salvageable,
+)
 from app.formatting import ratio_text, size_text
+from app.profiles import PROFILE_NAMES
 from app.progress_panel import ProgressPanel, entries_text
 from app.ratio_delegate import RatioDelegate, RatioLegend, cell_width
 from app.scratch import ScratchArea
@@ -76,20 +87,25 @@ from app.worker_process import (
     DELETE,
     EXTRACT,
     INSPECT,
+    SALVAGE,
     SELFTEST,
     TEST,
     WRITING_KINDS,
     JobOutcome,
     JobRequest,
 )
-from lmarchive.container import ContainerReader
+from lmarchive.container import ContainerReader, show
 from lmarchive.errors import LMArchiveError, describe_error, one_line
+from lmarchive.extracting import Resolution, existing_targets
 from lmarchive.jobs import EntryFinished, Event, JobStarted, Notice
+from lmarchive.reading import Damage
+from lmarchive.writing import collect_tree, default_arcname
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_FILTER = "LM Archive (*.lmz);;All files (*)"
 STATUS_MS = 8000
+PREFERRED_SIZE = QSize(1040, 660)
 _ERROR_TITLES = {
     CREATE: "Could not create the archive",
     ADD: "Could not add to the archive",
@@ -97,6 +113,16 @@ _ERROR_TITLES = {
     TEST: "The archive failed its test",
     DELETE: "Could not delete",
 }
+DAMAGE_ERRORS = frozenset({"FormatError", "ChecksumError", "DamagedArchiveError"})
+"""How an extraction that met a damaged chunk ends (without keep-going, at the first one)."""
+REPLACE, SKIP = "replace", "skip"
+"""Answers to :meth:`MainWindow.ask_replace` (None: cancel)."""
+SHOWN_NAMES = 5
+"""How many names a question lists; it counts the rest."""
+OTHER_ARCHIVE_SUFFIXES = frozenset(
+    ".zip .7z .rar .tar .tgz .tbz2 .txz .gz .bz2 .xz .zst .lz .lz4 .lzma .cab .arj .lzh .iso".split()
+)
+"""Names of other archivers' files: given one of these to open, LM Archive asks before compressing it."""
 
 
 def unique_path(path: Path) -> Path:
@@ -110,15 +136,72 @@ def unique_path(path: Path) -> Path:
     raise AssertionError("unreachable")
 
 
-def default_archive_path(first: Path) -> Path:
-    """Next to the first item, named after it: 'report.txt' or 'report/' -> 'report.lmz'."""
-    stem = first.stem if first.is_file() else first.name
-    return unique_path(first.parent / f"{stem or 'archive'}.lmz")
+def default_archive_path(items: Sequence[Path]) -> Path:
+    """Beside the items.  One is named after itself: 'report.txt' or 'report/' -> 'report.lmz'.  Several
+    are named after the folder they are in, as Ark does ('photos/a.jpg', 'photos/b.jpg' -> 'photos.lmz'):
+    the first item's name would say the archive holds only that; 'Archive.lmz' when they come from
+    different folders or the top of a drive."""
+    first = items[0]
+    if len(items) == 1:
+        stem = first.stem if first.is_file() else first.name
+    else:
+        parents = {item.parent for item in items}
+        stem = first.parent.name if len(parents) == 1 else ""
+    return unique_path(first.parent / f"{stem or 'Archive'}.lmz")
+
+
+def fitted_size(preferred: QSize, available: QSize) -> QSize:
+    """``preferred``, made smaller where needed to leave a tenth of the screen for the title bar, panels
+    and dock: at 150% a 1600x1000 screen is 1067x667 logical pixels, and 660 plus a title bar and a
+    panel would put the status bar below its bottom edge."""
+    return preferred.boundedTo(QSize(available.width() * 9 // 10, available.height() * 9 // 10))
 
 
 def looks_like_archive(path: Path) -> bool:
     """An .lmz by name or by its magic; a damaged .lmz is opened (and reported), not archived."""
     return path.is_file() and (path.suffix.lower() == ".lmz" or lmarchive.is_lmzfile(path))
+
+
+def other_archive(path: Path) -> bool:
+    """A file of another archiver, by its name (as file managers tell what opens a file)."""
+    return path.is_file() and path.suffix.lower() in OTHER_ARCHIVE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How items about to be added meet the members already in the archive."""
+
+    replaced: list[str]
+    """Members an item would replace: files, and anything whose type differs (folders merge)."""
+    existing: list[str]
+    """Every name the items have that is already a member, folders too: what Skip leaves as it is."""
+    adds_new: bool
+    """Whether any item has a name that is not a member yet."""
+
+
+def overlap(paths: Sequence[str], members: dict[str, bool]) -> Overlap | None:
+    """How ``paths`` meet ``members`` (name -> whether a folder); None when the paths cannot be read,
+    which the job then reports.  Only items whose names are already members are walked, so adding a
+    large new folder costs nothing here."""
+    tops = {name.split("/", 1)[0] for name in members}
+    existing: list[tuple[str, bool]] = []
+    adds_new = False
+    try:
+        for given in paths:
+            path = Path(given)
+            top = default_arcname(path)
+            if top not in tops:
+                adds_new = True
+                continue
+            for source in collect_tree(path, top):
+                if source.arcname in members:
+                    existing.append((source.arcname, source.is_dir))
+                else:
+                    adds_new = True
+    except (LMArchiveError, OSError):
+        return None
+    replaced = [name for name, is_dir in existing if not (is_dir and members[name])]
+    return Overlap(replaced, [name for name, _ in existing], adds_new)
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -135,30 +218,9 @@ class _ActiveJob:
     on_success: Callable[[JobOutcome], None] | None
     on_failure: Callable[[JobOutcome], None] | None
     """Replaces the error dialog when given."""
+    restore: Path | None = None
+    """For a create: the archive shown before it, shown again if the create makes nothing (cancelled, failed)."""
     started: JobStarted | None = None
-
-
-class EntryView(QTableView):
-    """The entry table; a drag out extracts the selection first (see the module's docstring)."""
-
-    drag_ready_late = Signal()
-
-    def __init__(self, drag_provider: Callable[[], QMimeData | None], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._drag_provider = drag_provider
-        self.setDragEnabled(True)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-
-    def startDrag(self, supportedActions: Qt.DropAction) -> None:
-        mime = self._drag_provider()
-        if mime is None:
-            return
-        if not QApplication.mouseButtons() & Qt.MouseButton.LeftButton:
-            self.drag_ready_late.emit()
-            return
-        drag = QDrag(self)
-        drag.setMimeData(mime)
-        drag.exec(Qt.DropAction.CopyAction)
 
 
 class DropZone(QWidget):
@@ -182,6 +244,41 @@ class DropZone(QWidget):
         painter.end()
 
 
+class ElidedLabel(QLabel):
+    """One line that shows as much of its text as fits, ending in '…', and all of it in its tooltip.
+
+    A plain QLabel given less room than its text (a narrow window, a large scale factor) cuts it off
+    mid-word, with nothing to say that there is more.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self.updateGeometry()
+        self._elide()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("0,000 entries…"), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
+
+
 class MainWindow(QMainWindow):
     job_done = Signal(object)
     """Emitted with each JobOutcome after the window has reacted to it."""
@@ -200,8 +297,9 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
 
         self.model = EntryTableModel(self)
-        self.proxy = EntryFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
+        self.tree = EntryTreeModel(self.model, self)
+        self.proxy = EntryTreeProxy(self)
+        self.proxy.setSourceModel(self.tree)
         self._row_timer = self._coalescer(50, self._flush_rows)
         self._totals_timer = self._coalescer(30, self._show_totals)
 
@@ -218,7 +316,7 @@ class MainWindow(QMainWindow):
         worker.event.connect(self._on_worker_event)
         worker.finished.connect(self._on_job_finished)
         self.setAcceptDrops(True)
-        self.resize(1040, 660)
+        self.resize(fitted_size(PREFERRED_SIZE, self.screen().availableGeometry().size()))
         self._update_state()
 
     def _schedule_totals(self, *_args: object) -> None:
@@ -301,6 +399,28 @@ class MainWindow(QMainWindow):
             icon=("document-save", sp.SP_DialogSaveButton),
             tip="Extract the selected entries into a folder",
         )
+        self.extract_all_here_action = self._action(
+            "Extract All &Here",
+            self.extract_all_here,
+            "Ctrl+Alt+E",
+            icon=("archive-extract", sp.SP_DirOpenIcon),
+            tip="Extract every entry into a new folder beside the archive, named after it",
+        )
+        self.extract_here_action = self._action(
+            "Extract &Here",
+            self.extract_selected_here,
+            icon=("archive-extract", sp.SP_DirOpenIcon),
+            tip="Extract the selected entries into a folder named after the archive, beside it",
+        )
+        self.open_entry_action = self._action(
+            "O&pen", self.open_selected, tip="Open the selected file with its application, or open the folder"
+        )
+        self.copy_names_action = self._action(
+            "&Copy Name",
+            self.copy_selected_names,
+            icon=("edit-copy", sp.SP_FileLinkIcon),
+            tip="Copy the selected entries' names (paths in the archive)",
+        )
         self.test_action = self._action(
             "&Test",
             self.test_archive,
@@ -342,7 +462,7 @@ class MainWindow(QMainWindow):
         archive_menu = bar.addMenu("&Archive")
         archive_menu.addActions([self.add_files_action, self.add_folder_action])
         archive_menu.addSeparator()
-        archive_menu.addActions([self.extract_all_action, self.extract_selected_action])
+        archive_menu.addActions([self.extract_all_here_action, self.extract_all_action, self.extract_selected_action])
         archive_menu.addSeparator()
         archive_menu.addActions([self.test_action, self.delete_action])
         archive_menu.addSeparator()
@@ -362,7 +482,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([self.add_files_action, self.add_folder_action])
         toolbar.addSeparator()
-        toolbar.addActions([self.extract_all_action, self.extract_selected_action, self.test_action])
+        toolbar.addActions(
+            [self.extract_all_here_action, self.extract_all_action, self.extract_selected_action, self.test_action]
+        )
         toolbar.addAction(self.delete_action)
         toolbar.addSeparator()
         toolbar.addAction(self.settings_action)
@@ -373,6 +495,7 @@ class MainWindow(QMainWindow):
         self.filter.setPlaceholderText("Filter by name, e.g. report or *.txt  (Ctrl+F)")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.set_pattern)
+        self.filter.textChanged.connect(lambda text: self.view.show_matches(text))
         filter_row = QHBoxLayout()
         filter_row.addWidget(self.filter, 1)
         filter_row.addSpacing(12)
@@ -382,28 +505,28 @@ class MainWindow(QMainWindow):
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
-        self.view.setShowGrid(False)
         self.view.setWordWrap(False)
-        self.view.verticalHeader().hide()
-        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.view.setItemDelegateForColumn(Column.RATIO, RatioDelegate(self.view))
         self.view.activated.connect(self._entry_activated)
+        self.view.customContextMenuRequested.connect(self._show_entry_menu)
         self.view.drag_ready_late.connect(
             lambda: self.statusBar().showMessage("The entries are extracted and ready: drag them again", STATUS_MS)
         )
-        header = self.view.horizontalHeader()
+        header = self.view.header()
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
-        digits = self.fontMetrics().horizontalAdvance("0000.0 MiB") + 16
+        metrics = self.fontMetrics()
+        digits = metrics.horizontalAdvance("0000.0 MB") + 16
+        # The plain names ('Default'), with room for the sort arrow; other model ids elide, whole in the tooltip.
+        names = max(metrics.horizontalAdvance(text) for text in [*PROFILE_NAMES.values(), HEADERS[Column.MODEL]])
         widths = {
             Column.SIZE: digits,
             Column.PACKED: digits,
             Column.RATIO: cell_width(self.fontMetrics()) + 8,
             Column.GZIP: digits,
             Column.METHOD: digits - 10,
-            Column.MODEL: digits - 10,
+            Column.MODEL: max(digits - 10, names + 32),
             Column.MODIFIED: digits + 60,
         }
         for column, width in widths.items():
@@ -454,7 +577,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
-        self.totals_label = QLabel()
+        self.totals_label = ElidedLabel()
         self.statusBar().addPermanentWidget(self.totals_label)
 
     # -- state -----------------------------------------------------------------------------
@@ -475,8 +598,12 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(not busy)
         self.close_action.setEnabled(has_archive and not busy)
         self.extract_all_action.setEnabled(has_archive and has_rows and not busy)
+        self.extract_all_here_action.setEnabled(has_archive and has_rows and not busy)
         self.test_action.setEnabled(has_archive and has_rows and not busy)
         self.extract_selected_action.setEnabled(selected and not busy)
+        self.extract_here_action.setEnabled(selected and not busy)
+        self.open_entry_action.setEnabled(len(self.view.selectionModel().selectedRows()) == 1 and not busy)
+        self.copy_names_action.setEnabled(selected)
         self.delete_action.setEnabled(selected and not busy)
         self.cancel_action.setEnabled(busy)
         self.setWindowTitle(f"{self.archive.name} — {APP_NAME}" if self.archive is not None else APP_NAME)
@@ -501,7 +628,7 @@ class MainWindow(QMainWindow):
 
     def _show_totals(self) -> None:
         if self.archive is None:
-            self.totals_label.setText("")
+            self.totals_label.set_full_text("")
             return
         totals = self.model.totals()
         parts = [entries_text(totals.entries)]
@@ -515,10 +642,10 @@ class MainWindow(QMainWindow):
                 parts.append(
                     f"gzip -9 would give {size_text(totals.gzip_size)} ({ratio_text(totals.gzip_size, totals.size)})"
                 )
-        shown = self.proxy.rowCount()
+        shown = self.proxy.matching(self.model.names())
         if shown != totals.entries:
             parts.append(f"{shown:,} shown")
-        self.totals_label.setText("  ·  ".join(parts))
+        self.totals_label.set_full_text("  ·  ".join(parts))
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
@@ -548,7 +675,7 @@ class MainWindow(QMainWindow):
 
     # -- questions (each one a method, so tests can answer them) ------------------------------
     def ask_open_path(self) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open archive", self._start_folder(), ARCHIVE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open archive", self._open_folder(), ARCHIVE_FILTER)
         return path or None
 
     def ask_new_archive_path(self, default: Path) -> str | None:
@@ -563,38 +690,141 @@ class MainWindow(QMainWindow):
         return QFileDialog.getExistingDirectory(self, "Add folder", self._start_folder()) or None
 
     def ask_extract_folder(self, default: Path) -> str | None:
-        return QFileDialog.getExistingDirectory(self, "Extract into folder", str(default)) or None
+        """A folder to extract into, typed or browsed to; ``default`` is a new one named after the archive."""
+        dialog = ExtractToDialog(default, self)
+        return str(dialog.chosen()) if dialog.exec() == QDialog.DialogCode.Accepted else None
 
-    def ask_overwrite(self, message: str) -> bool:
-        answer = QMessageBox.question(
+    def ask_conflict(self, conflict: Conflict, dest: Path, remaining: int) -> tuple[Resolution, bool] | None:
+        """Replace, skip or keep both for a file already there, and whether for the ``remaining`` others too."""
+        dialog = ConflictDialog(conflict, dest, remaining, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.answer is None:
+            return None
+        return dialog.answer, dialog.apply_all.isChecked()
+
+    def ask_extract_intact(self, message: str) -> bool:
+        """An extraction stopped at damage, having written nothing: extract the intact members instead?"""
+        name = self.archive.name if self.archive else "The archive"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "The archive is damaged",
+            f"{name} is damaged, so nothing was extracted. The damage found first:\n{one_line(message)}\n\n"
+            "Extract every member that is intact? Damaged members are written with their lost bytes as zeros, "
+            "and listed when the extraction ends.",
+            QMessageBox.StandardButton.Cancel,
             self,
-            "Replace existing files?",
-            f"{one_line(message)}\n\nReplace the existing files?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        intact = box.addButton("E&xtract the Intact Members", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(intact)
+        box.exec()
+        return box.clickedButton() is intact
+
+    def ask_damage_after_test(self, damage: Sequence[Damage]) -> bool:
+        """The test's report: what is damaged; True to extract what is intact."""
+        name = self.archive.name if self.archive else "The archive"
+        dialog = DamageDialog(
+            "The archive failed its test",
+            f"{name} has damage. Everything not listed here decoded and matched its checksums.",
+            damage,
+            "E&xtract the Intact Members…",
+            self,
+        )
+        return dialog.exec() == QDialog.DialogCode.Accepted
+
+    def show_damage_report(self, damage: Sequence[Damage], dest: Path) -> QDialog:
+        """After extracting the intact members: which were damaged (written with their lost bytes as zeros)."""
+        dialog = DamageDialog(
+            "Extracted, except for damage",
+            f"Every intact member was extracted to {dest}. The members listed here are damaged: they were "
+            "written with the lost bytes as zeros.",
+            damage,
+            None,
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def ask_salvage(self, path: Path, message: str) -> bool:
+        """An archive whose directory cannot be read: look for its members' recovery records?"""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Could not open the archive",
+            f"{path.name}: {one_line(message)}\n\nThe list of members at the end of the archive is damaged or "
+            "missing, as when a download or a copy stopped early. LM Archive can look through the file for the "
+            "members it still holds and write them to a new archive, leaving this one as it is.",
+            QMessageBox.StandardButton.Close,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        salvage = box.addButton("&Salvage…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(salvage)
+        box.exec()
+        return box.clickedButton() is salvage
+
+    def ask_salvage_path(self, default: Path) -> str | None:
+        """Where the salvaged archive goes, when the name beside the damaged one is taken."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save the salvaged archive as", str(default), ARCHIVE_FILTER)
+        return path or None
 
     def ask_delete(self, names: list[str]) -> bool:
         what = names[0] if len(names) == 1 else entries_text(len(names))
-        answer = QMessageBox.question(
+        archive = self.archive.name if self.archive else ""
+        return self._ask_yes_no("Delete from the archive?", f"Remove {what} from {archive}?")
+
+    def ask_replace(self, names: list[str]) -> str | None:
+        """REPLACE or SKIP (add only the other items) the members ``names`` that items being added would
+        replace; None to add nothing.  Skip is the default: Enter never destroys a stored entry."""
+        archive = self.archive.name if self.archive else "the archive"
+        listed = "\n".join(show(name) for name in names[:SHOWN_NAMES])
+        if len(names) > SHOWN_NAMES:
+            listed += f"\n… and {len(names) - SHOWN_NAMES:,} more"
+        count = "1 item you are adding is" if len(names) == 1 else f"{len(names):,} items you are adding are"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Replace entries in the archive?",
+            f"{count} already in {archive}:\n{listed}\n\n"
+            "Replace the stored entries with them, or skip them and add only the other items?",
+            QMessageBox.StandardButton.NoButton,
             self,
-            "Delete from the archive?",
-            f"Remove {what} from {self.archive.name if self.archive else ''}?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        replace_button = box.addButton("&Replace", QMessageBox.ButtonRole.AcceptRole)
+        skip_button = box.addButton("&Skip Those", QMessageBox.ButtonRole.AcceptRole)
+        box.setEscapeButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.setDefaultButton(skip_button)
+        box.exec()
+        return {replace_button: REPLACE, skip_button: SKIP}.get(box.clickedButton())
+
+    def ask_compress_other(self, path: Path) -> bool:
+        """Given another archiver's file to open: compress it into a new archive instead? (No by default.)"""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Not an LM Archive file",
+            f"{path.name} is not an LM Archive file: LM Archive opens only .lmz archives.\n\n"
+            f"Compress {path.name} into a new LM Archive instead?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        compress = box.addButton("&Compress…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is compress
 
     def ask_quit_while_busy(self) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "A job is running",
-            "Cancel the running job and quit? Nothing half-done is left behind.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
+        return self._ask_yes_no(
+            "A job is running", "Cancel the running job and quit? Nothing half-done is left behind."
         )
-        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        """A modal question, No by default; its text is plain (member names are not markup)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def open_url(self, url: QUrl) -> bool:
         """Hand a file to the system's default application."""
@@ -609,12 +839,18 @@ class MainWindow(QMainWindow):
 
     def _message(self, icon: QMessageBox.Icon, title: str, message: str) -> QMessageBox:
         box = QMessageBox(icon, title, one_line(message), QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a member name such as "<img src=...>" is not markup
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         return box
 
     def _start_folder(self) -> str:
         return str(self.archive.parent) if self.archive is not None else str(Path.home())
+
+    def _open_folder(self) -> str:
+        """Where the Open dialog starts: where it was last used, if that folder is still there."""
+        last = self.settings.last_folder
+        return last if last and Path(last).is_dir() else self._start_folder()
 
     def _extract_parent(self) -> Path:
         if self.settings.extract_folder:
@@ -625,6 +861,7 @@ class MainWindow(QMainWindow):
     def choose_archive(self) -> None:
         path = self.ask_open_path()
         if path:
+            self.apply_settings(replace(self.settings, last_folder=str(Path(path).absolute().parent)))
             self.open_archive(path)
 
     def open_archive(self, path: str | Path) -> bool:
@@ -634,18 +871,47 @@ class MainWindow(QMainWindow):
             with ContainerReader(path) as reader:
                 entries = list(reader.entries)
         except (LMArchiveError, OSError) as exc:
-            self.show_error("Could not open the archive", f"{path.name}: {describe_error(exc)}")
             if str(path) in self.settings.recent:
                 self.apply_settings(
                     replace(self.settings, recent=tuple(p for p in self.settings.recent if p != str(path)))
                 )
+            if not salvageable(exc):
+                self.show_error("Could not open the archive", f"{path.name}: {describe_error(exc)}")
+            elif self.ask_salvage(path, describe_error(exc)):
+                self.salvage(path)
             return False
         self.archive = path
         self.filter.clear()
+        self.view.forget_open()
         self.model.set_entries(entries)
         self.apply_settings(self.settings.with_recent(path))
         self._update_state()
         return True
+
+    def salvage(self, broken: Path) -> None:
+        """Rebuild ``broken`` from its recovery records into '<stem>-salvaged.lmz' beside it (asking where
+        if that exists), in the worker, and open the result."""
+        output = broken.with_name(f"{broken.stem}-salvaged.lmz")
+        if output.exists():
+            chosen = self.ask_salvage_path(unique_path(output))
+            if not chosen:
+                self.statusBar().showMessage("Salvage cancelled", STATUS_MS)
+                return
+            output = Path(chosen).absolute()
+            if output.suffix.lower() != ".lmz":
+                output = output.with_name(output.name + ".lmz")
+
+        def salvaged(outcome: JobOutcome) -> None:
+            if self.open_archive(output):
+                dropped = f"; {len(outcome.detail.splitlines())} damaged records left out" if outcome.detail else ""
+                self.statusBar().showMessage(
+                    f"Salvaged {entries_text(outcome.finished.entries)} from {broken.name} into {output.name}"
+                    f"{dropped}: test it to check every member",
+                    STATUS_MS,
+                )
+
+        # Overwrite: the user chose that name in a save dialog, which has asked about replacing it.
+        self._submit(SALVAGE, output, paths=(str(broken),), overwrite=output.exists(), on_success=salvaged)
 
     def close_archive(self) -> None:
         self.archive = None
@@ -670,7 +936,9 @@ class MainWindow(QMainWindow):
         """Paths from the command line, a file manager double-click, or a second launch.
 
         One archive: show it, or extract it next to itself (Settings > Opening an .lmz file).
-        Anything else: start a new archive with those files.
+        One file of another archiver (x.zip): say that it is not ours, and compress it only if asked;
+        a double-click on it meant "open", not "pack".  Anything else: start a new archive with those
+        files (the dialog that asks where is the confirmation, as Keka's is).
         """
         self.raise_()
         self.activateWindow()
@@ -685,6 +953,8 @@ class MainWindow(QMainWindow):
             if self.open_archive(items[0]) and self.settings.double_click == "extract":
                 self.extract_next_to_archive()
             return
+        if len(items) == 1 and other_archive(items[0]) and not self.ask_compress_other(items[0]):
+            return
         self.new_archive_with([str(p) for p in items])
 
     # -- adding ----------------------------------------------------------------------------
@@ -694,7 +964,7 @@ class MainWindow(QMainWindow):
             self._create(Path(target), [])
 
     def new_archive_with(self, paths: Sequence[str]) -> None:
-        target = self.ask_new_archive_path(default_archive_path(Path(paths[0])))
+        target = self.ask_new_archive_path(default_archive_path([Path(p).absolute() for p in paths]))
         if target:
             self._create(Path(target), paths)
 
@@ -705,6 +975,7 @@ class MainWindow(QMainWindow):
         if self.worker.busy:
             self._busy_message()
             return
+        before = self.archive
         self.archive = target
         self.filter.clear()
         self.model.clear()
@@ -715,6 +986,7 @@ class MainWindow(QMainWindow):
             overwrite=True,
             chunk_kib=self.settings.chunk_kib,
             on_success=self._created,
+            restore=before,
         )
 
     def _created(self, outcome: JobOutcome) -> None:
@@ -733,17 +1005,31 @@ class MainWindow(QMainWindow):
             self.add_paths([folder])
 
     def add_paths(self, paths: Sequence[str]) -> None:
-        """Add to the open archive, or, with none open, make a new one (asking where)."""
+        """Add to the open archive (asking first if that would replace entries), or, with none open,
+        make a new one (asking where)."""
         if self.archive is None:
             if len(paths) == 1 and looks_like_archive(Path(paths[0])):
                 self.open_archive(paths[0])
             else:
                 self.new_archive_with(paths)
             return
+        keep: tuple[str, ...] = ()
+        meets = overlap(paths, self.model.folders_by_name())
+        if meets is not None and meets.replaced:
+            answer = self.ask_replace(meets.replaced)
+            if answer is None:
+                self.statusBar().showMessage("Nothing was added", STATUS_MS)
+                return
+            if answer == SKIP:
+                if not meets.adds_new:
+                    self.statusBar().showMessage("Nothing was added: every item is already in the archive", STATUS_MS)
+                    return
+                keep = tuple(meets.existing)
         self._submit(
             ADD,
             self.archive,
             paths=tuple(paths),
+            keep=keep,
             chunk_kib=self.settings.chunk_kib,
             on_success=lambda o: self._say_done("Added", o),
         )
@@ -790,8 +1076,8 @@ class MainWindow(QMainWindow):
 
     # -- extracting, testing, deleting ---------------------------------------------------------
     def selected_names(self) -> list[str]:
-        rows = self.view.selectionModel().selectedRows()
-        return [self.model.row(self.proxy.mapToSource(index).row()).name for index in rows]
+        """The selected members; a folder stands for everything below it, as the core's jobs take it."""
+        return [index.data(NAME_ROLE) for index in self.view.selectionModel().selectedRows()]
 
     def extract_all(self) -> None:
         self._extract(None)
@@ -804,29 +1090,117 @@ class MainWindow(QMainWindow):
     def _extract(self, members: list[str] | None) -> None:
         if self.archive is None:
             return
-        dest = self.ask_extract_folder(self._extract_parent())
+        dest = self.ask_extract_folder(new_folder(self._extract_parent(), self.archive.stem))
         if dest:
             self.extract_to(Path(dest), members)
+        else:
+            self.statusBar().showMessage("Extraction cancelled", STATUS_MS)
 
-    def extract_to(self, dest: Path, members: list[str] | None = None) -> None:
-        """Extract into ``dest`` with the overwrite policy from the settings."""
+    def extract_to(
+        self,
+        dest: Path,
+        members: list[str] | None = None,
+        *,
+        keep_going: bool = False,
+        resolutions: dict[str, Resolution] | None = None,
+    ) -> None:
+        """Extract into ``dest`` with the overwrite policy from the settings: on "ask", every file
+        already there is asked about first (Replace / Skip / Keep Both); ``resolutions`` are answers given."""
         if self.archive is None:
             return
+        answers = dict(resolutions or {})
+        if self.settings.overwrite == "ask":
+            asked = self._resolve_conflicts(dest, members, answers)
+            if asked is None:
+                self.statusBar().showMessage("Extraction cancelled", STATUS_MS)
+                return
+            answers.update(asked)
         self._submit(
             EXTRACT,
             self.archive,
             dest=str(dest),
             members=tuple(members) if members else None,
             overwrite=self.settings.overwrite == "always",
+            keep_going=keep_going,
+            resolutions=tuple(answers.items()),
             on_success=lambda o: self.statusBar().showMessage(
                 f"Extracted {entries_text(o.finished.entries)} to {dest}", STATUS_MS
             ),
+            on_failure=lambda o: self._extract_failed(o, dest, members, answers, keep_going=keep_going),
         )
 
-    def extract_next_to_archive(self) -> None:
-        """Keka-style: into a new folder named after the archive, beside it (or in the chosen folder)."""
+    def _resolve_conflicts(
+        self, dest: Path, members: list[str] | None, known: dict[str, Resolution]
+    ) -> dict[str, Resolution] | None:
+        """Ask about each file already at its target that has no answer yet; None if the user cancels."""
+        assert self.archive is not None
+        try:
+            with ContainerReader(self.archive) as reader:
+                entries = list(reader.entries)
+        except (LMArchiveError, OSError):
+            return {}  # the job reports it
+        if members:
+            tops = tuple(m.strip("/") for m in members)
+            entries = [e for e in entries if any(e.name == t or e.name.startswith(t + "/") for t in tops)]
+        conflicts = [Conflict(e, st) for e, st in existing_targets(entries, dest) if e.name not in known]
+        answers: dict[str, Resolution] = {}
+        for number, conflict in enumerate(conflicts):
+            asked = self.ask_conflict(conflict, dest, len(conflicts) - number - 1)
+            if asked is None:
+                return None
+            answer, to_all = asked
+            if to_all:
+                answers.update((c.entry.name, answer) for c in conflicts[number:])
+                break
+            answers[conflict.entry.name] = answer
+        return answers
+
+    def _extract_failed(
+        self,
+        outcome: JobOutcome,
+        dest: Path,
+        members: list[str] | None,
+        answers: dict[str, Resolution],
+        *,
+        keep_going: bool,
+    ) -> None:
+        """Damage: offer the intact members (or, having written them, say what is damaged); a file that
+        appeared since the question: ask about it too; anything else: the error."""
+        finished = outcome.finished
+        if finished.cancelled:
+            return
+        if keep_going and outcome.damage:
+            self.show_damage_report(outcome.damage, dest)
+            return
+        if not keep_going and outcome.error_type in DAMAGE_ERRORS:
+            if self.ask_extract_intact(finished.error or ""):
+                self.extract_to(dest, members, keep_going=True, resolutions=answers)
+            else:
+                self.statusBar().showMessage("Extraction cancelled: nothing was extracted", STATUS_MS)
+            return
+        if outcome.error_type == "OverwriteError" and self.settings.overwrite == "ask":
+            asked = self._resolve_conflicts(dest, members, answers)  # a file that appeared since the question
+            if asked is None:
+                self.statusBar().showMessage("Extraction cancelled", STATUS_MS)
+                return
+            if asked:
+                self.extract_to(dest, members, keep_going=keep_going, resolutions=answers | asked)
+                return
+        self.show_error(_ERROR_TITLES[EXTRACT], finished.error or "unknown error")
+
+    def extract_next_to_archive(self, members: list[str] | None = None) -> None:
+        """Ark/7-Zip-style: into a new folder named after the archive ('docs', else 'docs (2)'), beside it
+        (or in the folder chosen in the settings)."""
         if self.archive is not None:
-            self.extract_to(unique_path(self._extract_parent() / self.archive.stem))
+            self.extract_to(new_folder(self._extract_parent(), self.archive.stem), members)
+
+    def extract_all_here(self) -> None:
+        self.extract_next_to_archive()
+
+    def extract_selected_here(self) -> None:
+        names = self.selected_names()
+        if names:
+            self.extract_next_to_archive(names)
 
     def test_archive(self) -> None:
         if self.archive is None:
@@ -838,7 +1212,25 @@ class MainWindow(QMainWindow):
             on_success=lambda o: self.show_info(
                 "Test passed", f"All {entries_text(o.finished.entries)} of {name} decoded and matched their checksums."
             ),
+            on_failure=self._test_failed,
         )
+
+    def _test_failed(self, outcome: JobOutcome) -> None:
+        """Damage is listed member by member, with a way to extract everything that is intact."""
+        if outcome.finished.cancelled:
+            return
+        if outcome.error_type != "DamagedArchiveError" or not outcome.damage:
+            self.show_error(_ERROR_TITLES[TEST], outcome.finished.error or "unknown error")
+        elif self.ask_damage_after_test(outcome.damage):
+            self._extract_intact()
+
+    def _extract_intact(self) -> None:
+        """Extract All, writing every intact member of a damaged archive."""
+        if self.archive is None:
+            return
+        dest = self.ask_extract_folder(new_folder(self._extract_parent(), self.archive.stem))
+        if dest:
+            self.extract_to(Path(dest), keep_going=True)
 
     def delete_selected(self) -> None:
         names = self.selected_names()
@@ -854,7 +1246,39 @@ class MainWindow(QMainWindow):
 
     # -- opening entries, dragging them out ----------------------------------------------------
     def _entry_activated(self, index: QModelIndex) -> None:
-        self.open_entry(self.model.row(self.proxy.mapToSource(index).row()).name)
+        """Double-click or Enter: a folder opens or closes in the tree (never extracts), a file opens."""
+        if index.data(FOLDER_ROLE):
+            self.view.toggle(index)
+        else:
+            self.open_entry(index.data(NAME_ROLE))
+
+    def open_selected(self) -> None:
+        rows = self.view.selectionModel().selectedRows()
+        if len(rows) == 1:
+            self._entry_activated(rows[0])
+
+    def copy_selected_names(self) -> None:
+        names = self.selected_names()
+        if names:
+            QApplication.clipboard().setText("\n".join(names))
+
+    def entry_menu(self, at: QModelIndex) -> QMenu:
+        """The right-click menu: what can be done to the selection, or, on empty space, adding."""
+        menu = QMenu(self)
+        if at.isValid():
+            menu.addActions([self.open_entry_action, self.extract_selected_action, self.extract_here_action])
+            menu.addSeparator()
+            menu.addActions([self.delete_action, self.copy_names_action])
+        else:
+            menu.addActions([self.add_files_action, self.add_folder_action])
+            menu.addSeparator()
+            menu.addActions([self.extract_all_here_action, self.extract_all_action])
+        return menu
+
+    def _show_entry_menu(self, pos: QPoint) -> None:
+        menu = self.entry_menu(self.view.indexAt(pos))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
 
     def open_entry(self, name: str) -> None:
         """Extract an entry to the session's scratch folder and open it with the default application."""
@@ -929,6 +1353,7 @@ class MainWindow(QMainWindow):
         *,
         on_success: Callable[[JobOutcome], None] | None = None,
         on_failure: Callable[[JobOutcome], None] | None = None,
+        restore: Path | None = None,
         **fields: object,
     ) -> bool:
         if self.worker.busy:
@@ -936,7 +1361,7 @@ class MainWindow(QMainWindow):
             return False
         where = str(archive) if archive is not None else ""
         request = JobRequest(next(self._ids), kind, where, self.settings.model, self.settings.device, **fields)  # type: ignore[arg-type]
-        self._start(_ActiveJob(request, on_success, on_failure))
+        self._start(_ActiveJob(request, on_success, on_failure, restore))
         return True
 
     def _start(self, job: _ActiveJob) -> None:
@@ -980,20 +1405,16 @@ class MainWindow(QMainWindow):
         self._flush_rows()
         request, finished = job.request, outcome.finished
         if request.kind in WRITING_KINDS and self.archive == Path(request.archive):
-            self._reload()
+            if job.restore is not None and not self.archive.exists():
+                self.close_archive()  # the create made nothing: back to the archive shown before it
+                self.open_archive(job.restore)
+            else:
+                self._reload()
         self._update_state()
         if finished.cancelled:
             self.statusBar().showMessage("Cancelled: nothing was changed", STATUS_MS)
             if job.on_failure is not None:
                 job.on_failure(outcome)
-        elif (
-            outcome.error_type == "OverwriteError"
-            and request.kind == EXTRACT
-            and not request.overwrite
-            and self.settings.overwrite == "ask"
-            and self.ask_overwrite(finished.error or "")
-        ):
-            self._start(replace(job, request=replace(request, job_id=next(self._ids), overwrite=True)))
         elif not finished.ok:
             if job.on_failure is not None:
                 job.on_failure(outcome)

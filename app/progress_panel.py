@@ -1,30 +1,32 @@
 """The panel at the bottom of the window while a job runs: what, how far, how fast, on what, and Cancel.
 
-It only turns the core's events into widgets; the window decides what a job's end means.
+It only turns the core's events into widgets; the window decides what a job's end means.  Before
+the job's first byte (the worker starting, a model loading and compiling) the bar is busy and says
+so; after, it counts bytes, and the time left comes from app.eta once it can be told honestly.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
+from app.eta import EtaEstimator
 from app.formatting import duration_text, rate_text, size_text
-from app.worker_process import ADD, CREATE, DELETE, EXTRACT, INSPECT, SELFTEST, TEST, JobRequest
-from lmarchive.jobs import EntryFinished, EntryStarted, Event, JobStarted, Progress
+from app.worker_process import ADD, CREATE, DELETE, EXTRACT, INSPECT, SALVAGE, SELFTEST, TEST, JobRequest
+from lmarchive.jobs import EntryFinished, EntryStarted, Event, JobStarted, Preparing, Progress
 
-RATE_WINDOW_S = 4.0
-"""Speed is measured over the last few seconds, so it follows changes without jittering."""
+ESTIMATING = "estimating time left…"
 _VERBS = {
     CREATE: "Compressing {n} into {archive}",
     ADD: "Compressing {n} into {archive}",
     EXTRACT: "Extracting {n} from {archive}",
     TEST: "Testing {n} of {archive}",
     DELETE: "Deleting {n} from {archive}",
+    SALVAGE: "Salvaging what can be read into {archive}",
 }
 _BAR_SCALE = 1000
 
@@ -84,14 +86,20 @@ class ProgressPanel(QFrame):
         self._pending: dict[str, int] = {}
         """Entries started and not finished, oldest first: the coder works on several at once."""
         self._finished_bytes = 0
-        self._samples: deque[tuple[float, int]] = deque()
+        self._eta = EtaEstimator(0)
+        self._laid_out = False
+        """Whether Progress names the entry its count has reached (else the oldest pending one is shown)."""
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
         self.device.setText("")
-        self.overall.setValue(0)
+        self._busy("Preparing…")
         self.current.setValue(0)
-        self.overall_text.setText("Starting…")
         self.current_text.setText("")
+
+    def _busy(self, text: str) -> None:
+        """A bar that moves without claiming a fraction: for waits whose length nobody knows."""
+        self.overall.setRange(0, 0)
+        self.overall_text.setText(text)
 
     def start(self, request: JobRequest) -> None:
         """Show the panel for a job that is about to be submitted."""
@@ -120,36 +128,36 @@ class ProgressPanel(QFrame):
 
     def on_event(self, event: Event) -> None:
         match event:
+            case Preparing():
+                self._busy(f"Preparing: {event.step}…")
             case JobStarted():
                 self.title.setText(self._title(event.entries))
                 self.device.setText(f"Device: {event.device}")
                 self._total = event.total_bytes
-                if not self._total:
-                    self.overall.setRange(0, 0)  # nothing to count (a delete): a busy bar
-                    self.overall_text.setText("")
-                self._sample()
+                self._eta = EtaEstimator(self._total)
+                if self._total:
+                    self._show_overall()
+                else:
+                    self._busy("")  # nothing to count (a delete)
             case EntryStarted():
                 self._pending[event.name] = event.size
                 self._show_current()
             case Progress():
                 self._done = event.done_bytes
-                self._sample()
+                self._eta.update(time.monotonic(), self._done)
                 self._show_overall()
-                self._show_current()
+                if event.entry is not None and event.entry_total:
+                    self._laid_out = True
+                    self._show_entry(event.entry, event.entry_done / event.entry_total)
+                else:
+                    self._show_current()
             case EntryFinished():
                 self._finished_bytes += self._pending.pop(event.name, 0)
                 self._show_current()
 
-    def _sample(self) -> None:
-        now = time.monotonic()
-        self._samples.append((now, self._done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > RATE_WINDOW_S:
-            self._samples.popleft()
-
     def rate(self) -> float | None:
-        """Bytes per second over the last few seconds; None until there is enough to tell."""
-        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
-        return (d1 - d0) / (t1 - t0) if t1 - t0 >= 0.5 and d1 > d0 else None
+        """Bytes per second lately; None until there is enough to tell."""
+        return self._eta.rate()
 
     def _show_overall(self) -> None:
         if not self._total:
@@ -157,21 +165,26 @@ class ProgressPanel(QFrame):
         self.overall.setRange(0, _BAR_SCALE)
         self.overall.setValue(round(_BAR_SCALE * min(self._done, self._total) / self._total))
         parts = [f"{size_text(self._done)} of {size_text(self._total)}"]
-        rate = self.rate()
-        if rate:
-            parts += [rate_text(rate), f"about {duration_text((self._total - self._done) / rate)} left"]
+        rate, left = self._eta.rate(), self._eta.remaining()
+        if rate is not None:
+            parts.append(rate_text(rate))
+        parts.append(ESTIMATING if left is None else f"about {duration_text(left)} left")
         self.overall_text.setText(" · ".join(parts))
 
+    def _show_entry(self, name: str, fraction: float) -> None:
+        more = len(self._pending) - 1 if name in self._pending else 0
+        self.current_text.setText(f"{name} (+{more} more in this batch)" if more > 0 else name)
+        self.current_text.setToolTip(name)
+        self.current.setValue(round(_BAR_SCALE * min(max(fraction, 0.0), 1.0)))
+
     def _show_current(self) -> None:
-        """The oldest unfinished entry, and how far the batch it is coded in has come."""
+        """Without a layout from Progress: the oldest unfinished entry, and how far its batch has come."""
+        if self._laid_out:
+            return
         if not self._pending:
             self.current.setValue(0)
             self.current_text.setText("")
             return
         first = next(iter(self._pending))
-        more = len(self._pending) - 1
-        self.current_text.setText(f"{first} (+{more} more in this batch)" if more else first)
-        self.current_text.setToolTip(first)
         batch = sum(self._pending.values())
-        fraction = (self._done - self._finished_bytes) / batch if batch else 0.0
-        self.current.setValue(round(_BAR_SCALE * min(max(fraction, 0.0), 1.0)))
+        self._show_entry(first, (self._done - self._finished_bytes) / batch if batch else 0.0)

@@ -66,6 +66,8 @@ class Settings:
     overwrite: str = "ask"
     recent: tuple[str, ...] = ()
     """Recently opened archives, newest first."""
+    last_folder: str = ""
+    """Where the Open dialog was last used (empty: none yet); loads as empty from older files, like chunk_kib."""
 
     def with_recent(self, archive: str | os.PathLike[str]) -> Settings:
         """These settings with ``archive`` moved to the front of the recent list."""
@@ -115,6 +117,7 @@ def from_json(data: Any) -> Settings:
         extract_folder=_folder(data.get("extract_folder")),
         overwrite=_choice(data.get("overwrite"), OVERWRITE_CHOICES, default.overwrite),
         recent=_recent(data.get("recent")),
+        last_folder=_folder(data.get("last_folder")),
     )
     clean = to_json(settings)
     rejected = [key for key in clean if key in data and clean[key] != data[key]]

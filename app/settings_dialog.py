@@ -1,7 +1,9 @@
 """The Settings dialog: edits a copy of :class:`~app.settings.Settings`; the window saves and applies it.
 
-Only knobs the core really has are offered.  The largest chunk caps the size the core picks per
-entry (it still aims at 16 chunks an entry, never under 64 KiB, and stores incompressible data in
+Only knobs the core really has are offered.  The model is chosen by purpose and speed among the
+profiles; a concrete model id (what archives record) can be picked only in the Advanced group, which
+stays closed unless the settings already name one.  The largest chunk caps the size the core picks
+per entry (it still aims at 16 chunks an entry, never under 64 KiB, and stores incompressible data in
 chunks of the largest size).
 """
 
@@ -12,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,9 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.profiles import model_label, profile_label, profile_note
 from app.settings import CHUNK_KIB_CHOICES, DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
 from lmarchive.device import DEVICES
-from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models
+from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models, resolve
 
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 DEVICE_NOTES = {
@@ -51,14 +55,6 @@ DOUBLE_CLICK_LABELS = {"show": "Show its contents", "extract": "Extract it next 
 OVERWRITE_LABELS = {"ask": "Ask me", "never": "Never replace (stop with an error)", "always": "Always replace"}
 
 
-def _model_label(name: str) -> str:
-    """Profiles by what they do (the recommended one marked); other models by name."""
-    if name in PROFILES:
-        label = f"{name}: {PROFILES[name]}"
-        return f"{label} (recommended)" if name == DEFAULT_MODEL else label
-    return name
-
-
 def _combo(choices: dict[str, str] | dict[int, str] | list[tuple[str, str]], current: str | int) -> QComboBox:
     combo = QComboBox()
     for value, label in choices.items() if isinstance(choices, dict) else choices:
@@ -73,9 +69,28 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self._original = settings
 
-        models = [(name, _model_label(name)) for name in available_models()]
-        self.model = _combo(models, settings.model)
-        self.model.setToolTip("The model that codes new entries; archives remember the model they need")
+        names = available_models()
+        profiles = [name for name in names if name in PROFILES]
+        concrete = [name for name in names if name not in PROFILES]
+        self.profile = _combo([(p, profile_label(p)) for p in profiles], settings.model)
+        if settings.model not in profiles:
+            self.profile.setCurrentIndex(max(0, self.profile.findData(DEFAULT_MODEL)))
+        self.profile.setToolTip("How new entries are coded; archives remember what they need to be opened")
+        self.profile_note = QLabel()
+        self.profile_note.setWordWrap(True)
+        self.profile.currentIndexChanged.connect(self._show_profile)
+        self.model = _combo([(m, model_label(m)) for m in concrete], settings.model)
+        self.model.setToolTip("The exact model id that new entries are coded with, and that archives record")
+        # The descriptions are long: let the list be narrower than they are rather than squeeze out the label.
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(24)
+        self.advanced = QCheckBox("&Advanced: code with a specific model")
+        self.advanced.setChecked(settings.model in concrete)
+        self.advanced_box = QGroupBox()
+        QFormLayout(self.advanced_box).addRow("&Model:", self.model)
+        if settings.model not in concrete:
+            self._select_profiles_model()
+        self.advanced.toggled.connect(self._advanced_toggled)
         self.device = _combo({d: DEVICE_LABELS.get(d, d.upper()) for d in DEVICES}, settings.device)
         self.device_note = QLabel()
         self.device_note.setWordWrap(True)
@@ -108,7 +123,8 @@ class SettingsDialog(QDialog):
 
         coding = QGroupBox("Compression")
         form = QFormLayout(coding)
-        form.addRow("&Model:", self.model)
+        form.addRow("&Profile:", self.profile)
+        form.addRow("", self.profile_note)
         form.addRow("&Device:", self.device)
         form.addRow("", self.device_note)
         form.addRow("&Threads:", self.threads)
@@ -132,9 +148,31 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(coding)
         layout.addWidget(opening)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.advanced_box)
         layout.addWidget(buttons)
         self.setMinimumWidth(480)
         self._show_device()
+        self._show_profile()
+
+    def _show_profile(self) -> None:
+        """The chosen profile's note; a specific model, when chosen, overrides the profile.  The model
+        list shows only while Advanced is ticked (a disclosure, so the ids stay out of sight)."""
+        advanced = self.advanced.isChecked()
+        self.profile.setEnabled(not advanced)
+        self.advanced_box.setVisible(advanced)
+        self.profile_note.setText("Set by Advanced below." if advanced else profile_note(self.profile.currentData()))
+
+    def _advanced_toggled(self, checked: bool) -> None:
+        if checked:
+            self._select_profiles_model()
+        self._show_profile()
+
+    def _select_profiles_model(self) -> None:
+        """Start the model list at what the chosen profile codes with, so ticking Advanced changes nothing."""
+        found = self.model.findData(resolve(self.profile.currentData() or DEFAULT_MODEL))
+        if found >= 0:
+            self.model.setCurrentIndex(found)
 
     def _show_device(self) -> None:
         """What the choice means; resolving it here would import PyTorch and freeze the dialog."""
@@ -147,8 +185,9 @@ class SettingsDialog(QDialog):
 
     def restore_defaults(self) -> None:
         defaults = Settings()
+        self.advanced.setChecked(False)
         for combo, value in (
-            (self.model, defaults.model),
+            (self.profile, defaults.model),
             (self.device, defaults.device),
             (self.double_click, defaults.double_click),
             (self.overwrite, defaults.overwrite),
@@ -169,7 +208,7 @@ class SettingsDialog(QDialog):
         """The settings as edited (the recent list is not edited here and is kept)."""
         return replace(
             self._original,
-            model=self.model.currentData(),
+            model=self.model.currentData() if self.advanced.isChecked() else self.profile.currentData(),
             device=self.device.currentData(),
             threads=self.threads.value(),
             chunk_kib=self.chunk.currentData(),

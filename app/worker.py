@@ -27,7 +27,10 @@ from pathlib import Path, PurePosixPath
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.worker_process import EXTRACT, SELFTEST, WRITING_KINDS, JobOutcome, JobRequest, run_request, serve
+from lmarchive.errors import ArchiveBusyError
+from lmarchive.extracting import is_decoding_temporary
 from lmarchive.jobs import EntryStarted, JobFinished
+from lmarchive.locking import WriterLock
 from lmarchive.safety import TEMP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -105,28 +108,31 @@ class _Running:
     cancel_requested: bool = False
 
 
-def partial_files(request: JobRequest, started_entries: list[str], since: float) -> list[Path]:
-    """Temporary files the core may have left when its process was killed during ``request``.
+def clean_up_killed_job(request: JobRequest, started_entries: list[str], since: float) -> None:
+    """Remove the temporary files the core may have left when its process was killed during ``request``.
 
-    The core writes ``.lmz-partial-*`` files beside the archive it replaces, or beside each file it
-    extracts; only those modified since the job began are the killed job's.  Files an extraction
-    had already finished stay: each is complete and was verified before it got its name.
+    A writing job's temporary file sits beside the archive: taking the archive's writer lock (now
+    free, its holder is dead) removes it, and leaves it when another writer already holds the lock,
+    since that file may then be the other writer's.  An extraction's decoding temporaries sit
+    beside each file it extracts; only those made since the job began are the killed job's.  Files
+    an extraction had already finished stay (each was verified before it got its name), and so do
+    originals an overwriting extraction had moved aside (``.lmz-original-*``): after a kill they
+    may be the user's only copy.
     """
     if request.kind in WRITING_KINDS:
-        folders = {Path(request.archive).parent}
-    elif request.kind == EXTRACT:
-        dest = Path(request.dest)
-        folders = {dest, *(dest / PurePosixPath(name).parent for name in started_entries)}
-    else:
-        return []
-    found = []
-    for folder in folders:
+        with contextlib.suppress(ArchiveBusyError, OSError):
+            WriterLock(request.archive).release()
+        return
+    if request.kind != EXTRACT:
+        return
+    dest = Path(request.dest)
+    for folder in {dest, *(dest / PurePosixPath(name).parent for name in started_entries)}:
         with contextlib.suppress(OSError):
             for path in folder.glob(f"{TEMP_PREFIX}*"):
                 with contextlib.suppress(OSError):
-                    if path.is_file() and path.stat().st_mtime >= since - 1:
-                        found.append(path)
-    return found
+                    if is_decoding_temporary(path.name) and path.is_file() and path.stat().st_mtime >= since - 1:
+                        path.unlink()
+                        log.info("removed %s left by the killed worker", path)
 
 
 class ProcessWorker(Worker):
@@ -250,10 +256,7 @@ class ProcessWorker(Worker):
         running = self._running
         assert running is not None
         self._stop_process(graceful=False)
-        for path in partial_files(running.request, running.entries, running.started):
-            with contextlib.suppress(OSError):
-                path.unlink()
-                log.info("removed %s left by the killed worker", path)
+        clean_up_killed_job(running.request, running.entries, running.started)
         if running.request.kind == SELFTEST:
             error = error or "the selftest was cancelled"
         cancelled = error is None
@@ -291,8 +294,6 @@ class ProcessWorker(Worker):
             self._cancel.set()
             running, self._running = self._running, None
             self._stop_process()
-            for path in partial_files(running.request, running.entries, running.started):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            clean_up_killed_job(running.request, running.entries, running.started)
         else:
             self._stop_process()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,13 +30,16 @@ if TYPE_CHECKING:
 
     from lmarchive.codec import ChunkPlan
     from lmarchive.jobs import CancelFlag, Event, Job, JobFinished
+    from lmarchive.reading import Damage
 
 CREATE, ADD, EXTRACT, TEST, DELETE = "create", "add", "extract", "test", "delete"
 SELFTEST = "selftest"
 INSPECT = "inspect"
 """Not a core job: report the device and the model's fingerprint (loading both is the worker's business)."""
-WRITING_KINDS = (CREATE, ADD, DELETE)
-"""Jobs that replace the archive file (through a ``.lmz-partial-*`` file beside it)."""
+SALVAGE = "salvage"
+"""Rebuild an archive whose directory is lost: ``paths[0]`` is the damaged one, ``archive`` the one written."""
+WRITING_KINDS = (CREATE, ADD, DELETE, SALVAGE)
+"""Jobs that write the archive file (through a ``.lmz-partial-*`` file beside it)."""
 PARENT_CHECK_S = 1.0
 """How often an idle worker checks that the GUI process is still alive."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -55,8 +59,14 @@ class JobRequest:
     dest: str = ""
     """Extraction folder; for the selftest, a scratch folder the GUI removes at exit."""
     overwrite: bool = False
+    keep_going: bool = False
+    """For extract: write every intact member of a damaged archive, then report the damaged ones."""
+    resolutions: tuple[tuple[str, str], ...] = ()
+    """For extract: (member, "replace" | "skip" | "rename") for members whose targets exist."""
     chunk_kib: int = 0
     """Largest chunk for create and add, in KiB (the Settings choice)."""
+    keep: tuple[str, ...] = ()
+    """For add: members left as they are although ``paths`` hold items of those names (the user chose Skip)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class JobOutcome:
     """The selftest's report."""
     facts: tuple[tuple[str, str], ...] = ()
     """An inspect request's (label, value) pairs."""
+    damage: tuple[Damage, ...] = ()
+    """A test or extract that found damage: every damaged range of every member (DamagedArchiveError's)."""
     traceback: str | None = None
     """For the log file only, when something other than an archive error stopped the job."""
 
@@ -114,9 +126,18 @@ def build_job(request: JobRequest, device: str, on_event: Callable[[Event], None
                 plan=chunk_plan(request),
             )
         case "add":
-            return jobs.AddJob(**common, paths=list(request.paths), model=request.model, plan=chunk_plan(request))
+            return jobs.AddJob(
+                **common, paths=list(request.paths), model=request.model, plan=chunk_plan(request), keep=request.keep
+            )
         case "extract":
-            return jobs.ExtractJob(**common, dest=request.dest, members=members, overwrite=request.overwrite)
+            return jobs.ExtractJob(
+                **common,
+                dest=request.dest,
+                members=members,
+                overwrite=request.overwrite,
+                keep_going=request.keep_going,
+                resolutions=dict(request.resolutions),  # type: ignore[arg-type]  # the GUI sends only the three
+            )
         case "test":
             return jobs.TestJob(**common, members=members)
         case "delete":
@@ -134,6 +155,22 @@ def inspect(request: JobRequest, device: str) -> JobOutcome:
     return JobOutcome(request.job_id, JobFinished(True, False, 0, 0, 0, 0, 0.0), facts=facts)
 
 
+def salvage(request: JobRequest) -> JobOutcome:
+    """Write what the recovery records of ``paths[0]`` describe to ``archive``; ``detail`` lists what was dropped."""
+    import time
+
+    from lmarchive.jobs import JobFinished
+    from lmarchive.salvage import salvage as salvage_archive
+
+    started = time.monotonic()
+    result = salvage_archive(request.paths[0], request.archive, overwrite=request.overwrite)
+    files = [e for e in result.entries if not e.is_dir]
+    finished = JobFinished(
+        True, False, len(result.entries), sum(e.size for e in files), 0, 0, time.monotonic() - started
+    )
+    return JobOutcome(request.job_id, finished, detail="\n".join(result.dropped))
+
+
 def selftest(request: JobRequest, device: str, cancel_flag: CancelFlag) -> JobOutcome:
     from app.selftest import run_selftest
     from lmarchive.jobs import JobFinished
@@ -146,7 +183,7 @@ def selftest(request: JobRequest, device: str, cancel_flag: CancelFlag) -> JobOu
 def run_request(request: JobRequest, emit: Callable[[Event], None], cancel_flag: CancelFlag) -> JobOutcome:
     """Run one request to its end and describe how it ended; never raises."""
     from lmarchive.device import resolve_device
-    from lmarchive.errors import CancelledError, LMArchiveError
+    from lmarchive.errors import CancelledError, DamagedArchiveError, LMArchiveError
     from lmarchive.jobs import JobFinished
 
     summaries: list[JobFinished] = []
@@ -163,12 +200,15 @@ def run_request(request: JobRequest, emit: Callable[[Event], None], cancel_flag:
             return inspect(request, device)
         if request.kind == SELFTEST:
             return selftest(request, device, cancel_flag)
+        if request.kind == SALVAGE:
+            return salvage(request)
         finished = build_job(request, device, on_event, cancel_flag).run()
         return JobOutcome(request.job_id, finished)
     except LMArchiveError as exc:
         cancelled = isinstance(exc, CancelledError)
         finished = summaries[-1] if summaries else _failed(str(exc), cancelled=cancelled)
-        return JobOutcome(request.job_id, finished, type(exc).__name__)
+        damage = exc.damage if isinstance(exc, DamagedArchiveError) else ()
+        return JobOutcome(request.job_id, finished, type(exc).__name__, damage=damage)
     except Exception as exc:  # a bug, not a user error: one line for the dialog, the traceback for the log
         return JobOutcome(
             request.job_id,
@@ -193,15 +233,24 @@ def serve(requests: Queue[JobRequest | None], events: Queue[object], cancel: Pro
     dead parent process, which it checks while idle.
     """
     limit_threads(threads)
+    from lmarchive.errors import Terminated
+    from lmarchive.safety import terminate_unwinds
+
     parent = multiprocessing.parent_process()
-    while True:
-        try:
-            request = requests.get(timeout=PARENT_CHECK_S)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return
-            continue
-        if request is None:
-            return
-        outcome = run_request(request, lambda event, job_id=request.job_id: events.put((job_id, event)), cancel)
-        events.put(outcome)
+    # The GUI stops a worker that does not finish with SIGTERM, a closed terminal sends SIGHUP:
+    # unwinding removes the running job's temporary file and lock, as a cancel would.
+    try:
+        with terminate_unwinds():
+            while True:
+                try:
+                    request = requests.get(timeout=PARENT_CHECK_S)
+                except queue.Empty:
+                    if parent is not None and not parent.is_alive():
+                        return
+                    continue
+                if request is None:
+                    return
+                outcome = run_request(request, lambda event, job_id=request.job_id: events.put((job_id, event)), cancel)
+                events.put(outcome)
+    except Terminated as exc:
+        sys.exit(128 + exc.signum)  # the shell's convention; SystemExit ends the process without a traceback

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 LINUX = PACKAGING / "linux"
+SERVICE_MENUS = ("lmarchive-compress.desktop", "lmarchive-extract.desktop")
 DIST = ROOT / "dist"
 WORK = ROOT / "build"
 BUNDLE = DIST / "lmarchive"
@@ -87,6 +88,10 @@ def install_desktop_files(share: Path) -> None:
     shutil.copy2(LINUX / "lmarchive.desktop", share / "applications" / "lmarchive.desktop")
     (share / "mime" / "packages").mkdir(parents=True, exist_ok=True)
     shutil.copy2(LINUX / "lmarchive-mime.xml", share / "mime" / "packages" / "lmarchive.xml")
+    # Dolphin's "Compress with LM Archive" and "Extract Here" (KDE service menus, KF 5.85 and later).
+    (share / "kio" / "servicemenus").mkdir(parents=True, exist_ok=True)
+    for menu in SERVICE_MENUS:
+        shutil.copy2(LINUX / menu, share / "kio" / "servicemenus" / menu)
     icons = ROOT / "resources" / "icons"
     hicolor = share / "icons" / "hicolor"
     (hicolor / "scalable" / "apps").mkdir(parents=True, exist_ok=True)

@@ -106,8 +106,8 @@ def take(corpus: Path, out: Path, tmp: Path) -> int:
     wait_until(lambda: window.progress.overall.value() >= 350 and window.model.rowCount() > 0)
     shoot(window, "progress")
     wait_until(lambda: not window.worker.busy)
-    window.view.sortByColumn(Column.RATIO, window.view.horizontalHeader().sortIndicatorOrder().AscendingOrder)
-    window.view.selectRow(2)
+    window.view.sortByColumn(Column.RATIO, window.view.header().sortIndicatorOrder().AscendingOrder)
+    window.view.setCurrentIndex(window.proxy.index(2, 0, window.proxy.index(0, 0)))  # the third entry in the folder
     shoot(window, "main")
 
     settings = SettingsDialog(window.settings, window)

@@ -28,6 +28,7 @@ refresh() {
 
 if [ "${1:-}" = "--remove" ]; then
     rm -f "$data/mime/packages/lmarchive.xml" "$data/applications/lmarchive.desktop"
+    rm -f "$data/kio/servicemenus/lmarchive-compress.desktop" "$data/kio/servicemenus/lmarchive-extract.desktop"
     rm -f "$data/icons/hicolor/scalable/apps/lmarchive.svg"
     for size in $sizes; do
         rm -f "$data/icons/hicolor/${size}x${size}/apps/lmarchive.png"
@@ -62,16 +63,24 @@ for size in $sizes; do
     done
 done
 
-# The menu entry with this folder's absolute path.  Desktop-entry Exec quoting: the path goes in
-# double quotes with \ " ` $ backslash-escaped, and every backslash doubled once more for the
-# key-file format itself (which is all TryExec, a plain string, needs).
+# The menu entry, its actions and Dolphin's service menus with this folder's absolute path.
+# Desktop-entry Exec quoting: the path goes in double quotes with \ " ` $ backslash-escaped, and
+# every backslash doubled once more for the key-file format itself (which is all TryExec, a plain
+# string, needs).  awk reads the paths from the environment, where no character is special.
 quoted=$(printf '%s' "$here/lmarchive-gui" | sed -e 's/[\\"`$]/\\&/g' -e 's/\\/\\\\/g')
 plain=$(printf '%s' "$here/lmarchive-gui" | sed -e 's/\\/\\\\/g')
-{
-    grep -v -e '^Exec=' -e '^TryExec=' "$here/share/applications/lmarchive.desktop"
-    printf 'Exec="%s" %%F\n' "$quoted"
-    printf 'TryExec=%s\n' "$plain"
-} >"$data/applications/lmarchive.desktop"
+localize() {
+    LMARCHIVE_EXEC=$quoted LMARCHIVE_TRYEXEC=$plain awk '
+        index($0, "Exec=lmarchive-gui") == 1 { print "Exec=\"" ENVIRON["LMARCHIVE_EXEC"] "\"" substr($0, 19); next }
+        index($0, "TryExec=") == 1 { print "TryExec=" ENVIRON["LMARCHIVE_TRYEXEC"]; next }
+        { print }' "$1" >"$2"
+}
+localize "$here/share/applications/lmarchive.desktop" "$data/applications/lmarchive.desktop"
+mkdir -p "$data/kio/servicemenus"
+for menu in lmarchive-compress.desktop lmarchive-extract.desktop; do
+    localize "$here/share/kio/servicemenus/$menu" "$data/kio/servicemenus/$menu"
+    chmod +x "$data/kio/servicemenus/$menu"  # KDE runs service menus in the user's folders only if executable
+done
 
 for name in lmarchive lmarchive-gui; do
     ln -sf "$here/$name" "$bin/$name"

@@ -22,6 +22,7 @@ from app.main_window import MainWindow
 from app.settings import SettingsStore
 from app.worker import InlineWorker
 from lmarchive.jobs import CreateJob
+from lmarchive.safety import BACKUP_PREFIX, TEMP_PREFIX
 
 HERE = Path(__file__).parent
 OFFSCREEN_NOISE = r"This plugin does not support (propagateSizeHints|raise)\(\)"
@@ -66,7 +67,8 @@ def make_archive(path: Path, *sources: Path) -> Path:
 
 
 def partial_files(root: Path) -> list[Path]:
-    return sorted(root.rglob(".lmz-partial-*"))
+    """Temporary files and kept-aside originals (``.lmz-partial-*``, ``.lmz-original-*``) under ``root``."""
+    return sorted([*root.rglob(f"{TEMP_PREFIX}*"), *root.rglob(f"{BACKUP_PREFIX}*")])
 
 
 @pytest.fixture(scope="session")

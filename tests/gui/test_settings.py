@@ -6,16 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
 import lmarchive
 from app.main_window import MainWindow
+from app.profiles import NO_LM_NOTE
 from app.settings import SCHEMA_VERSION, Settings, SettingsStore, cache_dir, config_dir, log_dir
 from app.settings_dialog import SettingsDialog
 from app.worker import InlineWorker
 from app.worker_process import ADD, CREATE, JobRequest, chunk_plan
 from lmarchive.codec import ChunkPlan
+from lmarchive.models.registry import resolve
 
 
 def test_folders_follow_platformdirs(private_dirs: Path) -> None:
@@ -150,3 +152,51 @@ def test_create_and_add_requests_carry_the_chunk_size(
     assert chunk_plan(worker.requests[0]) == ChunkPlan(min_size=64 << 10, max_size=64 << 10)
     assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2", chunk_kib=4096)) == ChunkPlan(max_size=4 << 20)
     assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2")) is None  # automatic: the model's own plan
+
+
+CONCRETE = ("cm2", "cmx", "lmb-s1", "lmt-s1", "cmx+lmb-s1")
+
+
+def test_models_are_chosen_by_purpose_and_speed(qtbot: QtBot) -> None:
+    """Profiles in plain words; model ids only in the Advanced group, which starts closed."""
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    labels = [dialog.profile.itemText(i) for i in range(dialog.profile.count())]
+    assert labels[:2] == [
+        "Fast — no language model, about 500 kB/s",
+        "Default — smallest archives, about 30 kB/s (recommended)",
+    ]
+    assert dialog.profile.currentData() == "default" and not dialog.advanced.isChecked()
+    shown = [w.text() for w in dialog.findChildren(QLabel) if not dialog.advanced_box.isAncestorOf(w)] + labels
+    assert not [t for t in shown for model in CONCRETE if model in t.replace("—", " ").split()], shown
+    assert "30 kB/s" in dialog.profile_note.text() and dialog.profile_note.text().endswith(NO_LM_NOTE)
+    dialog.profile.setCurrentIndex(dialog.profile.findData("fast"))
+    assert "1 MB/s to extract" in dialog.profile_note.text() and dialog.settings().model == "fast"
+
+    models = [dialog.model.itemData(i) for i in range(dialog.model.count())]
+    assert {"cm2", "cmx"} <= set(models) and not set(models) & {"fast", "default", "lm"}
+    cmx = "cmx — the adaptive context models, mixed (the Fast and Default profiles)"
+    assert dialog.model.itemText(models.index("cmx")) == cmx, "here, without the LM, Default is cmx too"
+    assert not dialog.model.isVisibleTo(dialog), "the ids stay out of sight until Advanced is ticked"
+    dialog.advanced.setChecked(True)
+    assert dialog.model.isVisibleTo(dialog) and dialog.model.currentData() == resolve("default")
+    dialog.model.setCurrentIndex(models.index("cm2"))
+    assert dialog.settings().model == "cm2" and not dialog.profile.isEnabled()
+    dialog.restore_defaults()
+    assert not dialog.advanced.isChecked() and dialog.settings().model == "default"
+
+
+def test_settings_naming_a_model_open_the_advanced_group(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(model="cmx"))
+    qtbot.addWidget(dialog)
+    assert dialog.advanced.isChecked() and dialog.model.currentData() == "cmx"
+    assert dialog.settings() == Settings(model="cmx")
+
+
+def test_the_open_folder_is_saved_and_validated(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(Settings(last_folder=str(tmp_path)))
+    assert store.load().last_folder == str(tmp_path)
+    (tmp_path / "settings.json").write_text(json.dumps({"version": SCHEMA_VERSION, "last_folder": "rel/ative"}))
+    assert store.load() == Settings()
