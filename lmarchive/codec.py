@@ -234,6 +234,12 @@ def decode_chunks(
         else:
             if record.symbols > record.orig_len:
                 raise FormatError("chunk claims more symbols than bytes")
+            most = predictor.max_symbols(len(data)) if bounded and predictor is not None else None
+            if most is not None and record.symbols > most:
+                raise ChecksumError(
+                    f"a model chunk of {len(data)} coded bytes claims {record.symbols:,} symbols, "
+                    f"more than it can hold ({most:,}): the archive is damaged"
+                )
             model_items.append(i)
     if progress is not None:
         progress(sum(record.orig_len for record, _ in items) - sum(items[i][0].orig_len for i in model_items))

@@ -25,6 +25,9 @@ from lmarchive.jobs import Progress, TestJob
 from lmarchive.models import load_model
 
 ZEROS = bytes(256 << 10)
+STOPPED = "ends too early|more than it can hold"
+"""The two ways a bounded decoder refuses a chunk: it read past the end, or (with a model that
+bounds its confidence) the claim is more than the coded bytes can hold, refused before decoding."""
 
 
 def no_tick(_: int) -> None:
@@ -70,11 +73,11 @@ def test_a_chunk_of_no_bytes_claiming_16_mib_stops_at_once(tmp_path: Path, model
     assert bomb.stat().st_size < 200
     done: list[int] = []
     job = TestJob(archive=bomb, on_event=lambda e: done.append(e.done_bytes) if isinstance(e, Progress) else None)
-    with pytest.raises(FormatError, match="ends too early"):
+    with pytest.raises(FormatError, match=STOPPED):
         job.run()
     # Stopped within the first piece of work, not after decoding what the chunk claims.
     assert max(done, default=0) <= 1 << 16
-    with lmarchive.open(bomb) as archive, pytest.raises(FormatError, match=r"'member': .*ends too early"):
+    with lmarchive.open(bomb) as archive, pytest.raises(FormatError, match=rf"'member': .*({STOPPED})"):
         archive.extractall(tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -84,7 +87,7 @@ def test_the_cli_reports_the_bomb_in_one_line(tmp_path: Path, capsys: pytest.Cap
     write_model_archive(bomb, b"", MAX_CHUNK_SIZE, 1234, version=(1, 1))
     assert cli.main(["test", str(bomb)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("lmarchive: error: 'member': ") and "ends too early" in err and err.count("\n") == 1
+    assert err.startswith("lmarchive: error: 'member': ") and "more than it can hold" in err and err.count("\n") == 1
 
 
 def test_a_1_0_archive_whose_stream_relies_on_dropped_zeros_still_extracts(tmp_path: Path) -> None:
@@ -97,7 +100,7 @@ def test_a_1_0_archive_whose_stream_relies_on_dropped_zeros_still_extracts(tmp_p
         archive.test()
     relabelled = tmp_path / "relabelled.lmz"  # the same chunk in a 1.1 archive breaks 1.1's promise
     write_model_archive(relabelled, coded.rstrip(b"\x00"), len(ZEROS), zlib.crc32(ZEROS), version=(1, 1))
-    with lmarchive.open(relabelled) as archive, pytest.raises(FormatError, match="ends too early"):
+    with lmarchive.open(relabelled) as archive, pytest.raises(FormatError, match=STOPPED):
         archive.read("member")
 
 
@@ -138,3 +141,13 @@ def test_streams_of_real_data_end_within_the_flush() -> None:
         coded = model.encode_streams([model.tokenize(p) for p in payloads], no_tick)
         back = model.decode_streams(coded, [len(p) for p in payloads], no_tick)
         assert [model.detokenize(b) for b in back] == payloads
+
+
+@pytest.mark.parametrize("data", [bytes(1 << 20), b"ab" * (1 << 18), b"text " * 50_000, bytes(1)])
+def test_what_a_stream_can_hold_bounds_every_real_stream(data: bytes) -> None:
+    """The mixing model's limit is a theorem, not a guess: the most predictable input stays inside it."""
+    model = load_model("fast")
+    (coded,) = model.encode_streams([model.tokenize(data)], no_tick)
+    most = model.max_symbols(len(coded))
+    assert most is not None and len(data) <= most
+    assert load_model("cm2").max_symbols(len(coded)) is None  # no bound known: decoded, bounded by bytes

@@ -51,6 +51,20 @@ class Predictor(ABC):
     #: Chunk sizes this model codes best: (smallest, largest, target chunks per entry).  Adaptive
     #: models want long chunks; lock-step models want many.
     chunking: tuple[int, int, int] = (64 << 10, 1 << 20, 16)
+    #: A lower bound on the bits the coder spends on any one symbol (0: none known).  A bounded
+    #: stream of L bytes codes at most 8L + 8 bits (the coder's range starts below 2**64 and ends
+    #: at 2**56 or more), so it holds at most (8L + 8) / min_symbol_bits symbols.
+    min_symbol_bits: float = 0.0
+
+    def max_symbols(self, coded_len: int) -> int | None:
+        """The most symbols a format 1.1 stream of ``coded_len`` bytes can hold; None if unbounded.
+
+        A plausibility limit only (it never influences a table): a chunk claiming more is damaged
+        or hostile, and is refused before any of it is decoded.
+        """
+        if not self.min_symbol_bits:
+            return None
+        return int((8 * coded_len + 8) / self.min_symbol_bits) + 1
 
     @property
     @abstractmethod
