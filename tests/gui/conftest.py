@@ -11,10 +11,12 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.application import ArchiveApplication
@@ -64,6 +66,19 @@ def make_archive(path: Path, *sources: Path) -> Path:
     """An archive made by the core itself, as test input."""
     CreateJob(archive=path, paths=list(sources)).run()
     return path
+
+
+def answer_modal(click: Callable[[QWidget], None]) -> None:
+    """Act on the next modal dialog once it is shown (exec() blocks the test until then)."""
+
+    def act() -> None:
+        modal = QApplication.activeModalWidget()
+        if modal is None:
+            QTimer.singleShot(10, act)
+            return
+        click(modal)
+
+    QTimer.singleShot(0, act)
 
 
 def partial_files(root: Path) -> list[Path]:

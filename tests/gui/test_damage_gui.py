@@ -4,13 +4,12 @@ intact members and then says what was damaged, and an archive whose directory is
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from threading import Event
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.extract_dialogs import DamageDialog
@@ -21,7 +20,7 @@ from lmarchive.container import ContainerReader
 from lmarchive.jobs import CreateJob
 from lmarchive.reading import Damage
 
-from .conftest import make_tree, partial_files, text
+from .conftest import answer_modal, make_tree, partial_files, text
 
 PIECE = 64 << 10
 """Chunk size: b.txt has three chunks, and one flipped byte costs the second."""
@@ -51,19 +50,6 @@ def damaged(tmp_path: Path, members: dict[str, bytes]) -> Path:
 
 def visible(window: MainWindow, kind: type[QWidget]) -> list[QWidget]:
     return [w for w in window.findChildren(kind) if w.isVisible()]
-
-
-def answer_modal(click: Callable[[QWidget], None]) -> None:
-    """Act on the next modal dialog once it is shown (exec() blocks the test until then)."""
-
-    def act() -> None:
-        modal = QApplication.activeModalWidget()
-        if modal is None:
-            QTimer.singleShot(10, act)
-            return
-        click(modal)
-
-    QTimer.singleShot(0, act)
 
 
 def test_test_lists_the_damaged_member_and_range(qtbot: QtBot, window: MainWindow, damaged: Path) -> None:

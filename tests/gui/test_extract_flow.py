@@ -4,32 +4,17 @@ folder, and files already there asked about one by one (Replace / Skip / Keep Bo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.extract_dialogs import Conflict, ConflictDialog, ExtractToDialog, new_folder
 from app.main_window import MainWindow
 from lmarchive.container import ContainerReader
 
-from .conftest import make_archive, partial_files
-
-
-def answer_modal(click: Callable[[QWidget], None]) -> None:
-    """Act on the next modal dialog once it is shown (exec() blocks the test until then)."""
-
-    def act() -> None:
-        modal = QApplication.activeModalWidget()
-        if modal is None:
-            QTimer.singleShot(10, act)
-            return
-        click(modal)
-
-    QTimer.singleShot(0, act)
+from .conftest import answer_modal, make_archive, partial_files
 
 
 def tree(root: Path) -> list[str]:
