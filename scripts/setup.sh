@@ -16,12 +16,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "${1:-}" = "--force
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     touch "$stamp"
 fi
-# Qt needs a few system libraries even offscreen (tests, CI); install them where we can.
-qt_probe='from PySide6.QtWidgets import QApplication; QApplication([])'
-if ! QT_QPA_PLATFORM=offscreen .venv/bin/python -c "$qt_probe" >/dev/null 2>&1; then
+# Qt needs a few system libraries even offscreen (tests, CI), and the xcb plugin (a window on X11)
+# several more that a stock desktop may lack; scripts/qt_probe.py loads the plugins to find out.
+qt_libs="libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon-x11-0 \
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 \
+    libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1"
+if ! .venv/bin/python scripts/qt_probe.py 2>/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 >/dev/null
-    else
-        echo "warning: Qt cannot start; install your system's EGL, xkbcommon, fontconfig and D-Bus libraries" >&2
+        apt-get update -qq && apt-get install -y -qq $qt_libs >/dev/null
+    fi
+    if ! .venv/bin/python scripts/qt_probe.py; then
+        echo "warning: Qt cannot open a window; on Debian/Ubuntu: sudo apt-get install $(echo $qt_libs)" >&2
     fi
 fi
