@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = "Darwin" ]; then
-    exec .venv/bin/python -m app "$@"
+    exec .venv/bin/python -m lmarchive_gui "$@"
 fi
 exec .venv/bin/python scripts/demo.py "$@"

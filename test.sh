@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
-.venv/bin/ruff check lmarchive app tests scripts
+.venv/bin/ruff check lmarchive lmarchive_gui tests scripts
+scripts/check_wheel.sh  # the wheel carries its data and works installed as a user installs it
 exec .venv/bin/python -m pytest "$@"

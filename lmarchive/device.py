@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes.util
+import importlib.util
+import sys
+
 from lmarchive.errors import LMArchiveError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -15,8 +19,8 @@ def resolve_device(requested: str) -> str:
     """
     if requested not in DEVICES:
         raise LMArchiveError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
-    if requested == "cpu":
-        return "cpu"
+    if requested == "cpu" or (requested == "auto" and not cuda_possible()):
+        return "cpu"  # without importing torch: a second of start-up the CPU path never needs
     try:
         import torch
     except (ImportError, OSError):
@@ -29,3 +33,11 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cpu"
     raise LMArchiveError("CUDA requested but not available (PyTorch sees no CUDA device)")
+
+
+def cuda_possible() -> bool:
+    """Whether asking PyTorch can find a CUDA device at all: it is installed and a CUDA driver
+    library is on this system (macOS has none)."""
+    if sys.platform == "darwin" or importlib.util.find_spec("torch") is None:
+        return False
+    return ctypes.util.find_library("nvcuda" if sys.platform == "win32" else "cuda") is not None

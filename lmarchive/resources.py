@@ -1,9 +1,9 @@
-"""Where shipped files live, frozen (PyInstaller) or not: the one path helper for resources."""
+"""Where shipped files live: lmarchive/data/, inside the package, so a wheel, an sdist and the
+PyInstaller bundle (which keeps the package layout) all carry them.  The one path helper for them."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 MODEL_PATH_ENV = "LMARCHIVE_MODEL_PATH"
@@ -11,11 +11,8 @@ MODEL_PATH_ENV = "LMARCHIVE_MODEL_PATH"
 
 
 def resources_dir() -> Path:
-    """resources/ of the installation: inside the PyInstaller bundle, or next to the package."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle is not None:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    """lmarchive/data/ of the installation: models, selftest vectors, icons."""
+    return Path(__file__).resolve().parent / "data"
 
 
 def model_search_path() -> list[Path]:

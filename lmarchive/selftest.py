@@ -115,8 +115,8 @@ def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list
     import torch
 
     from lmarchive.models.lm.compiled import CompiledLM
-    from lmarchive.models.lm.convert import fingerprint, load_model_dir
     from lmarchive.models.lm.exact import ExactTransformer
+    from lmarchive.models.lm.model_dir import fingerprint, load_model_dir
 
     root = directory or reference_dir()
     golden = json.loads((root / GOLDEN_FILE).read_text())

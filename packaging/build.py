@@ -92,7 +92,7 @@ def install_desktop_files(share: Path) -> None:
     (share / "kio" / "servicemenus").mkdir(parents=True, exist_ok=True)
     for menu in SERVICE_MENUS:
         shutil.copy2(LINUX / menu, share / "kio" / "servicemenus" / menu)
-    icons = ROOT / "resources" / "icons"
+    icons = ROOT / "lmarchive" / "data" / "icons"
     hicolor = share / "icons" / "hicolor"
     (hicolor / "scalable" / "apps").mkdir(parents=True, exist_ok=True)
     shutil.copy2(icons / "lmarchive.svg", hicolor / "scalable" / "apps" / "lmarchive.svg")

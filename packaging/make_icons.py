@@ -1,9 +1,9 @@
-"""Render resources/icons/lmarchive.svg into every icon file the app and the installers need.
+"""Render lmarchive/data/icons/lmarchive.svg into every icon file the app and the installers need.
 
 Run it after changing the SVG: ``python packaging/make_icons.py``.  The outputs are committed, so
 a build needs neither this script nor an SVG renderer on the build machine.
 
-- ``resources/icons/lmarchive-<N>.png``: the window icon (shipped with resources/) and the
+- ``lmarchive/data/icons/lmarchive-<N>.png``: the window icon (shipped in lmarchive/data/) and the
   Linux hicolor theme icons;
 - ``packaging/icons/lmarchive.ico``: Windows (executables, installer, .lmz document icon);
 - ``packaging/icons/lmarchive.icns``: macOS (the .app bundle and .lmz document icon).
@@ -24,7 +24,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
 ROOT = Path(__file__).resolve().parent.parent
-SVG = ROOT / "resources" / "icons" / "lmarchive.svg"
+SVG = ROOT / "lmarchive" / "data" / "icons" / "lmarchive.svg"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ICO_BMP_LIMIT = 48
@@ -100,12 +100,12 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QGuiApplication(sys.argv[:1])
     for size in PNG_SIZES:
-        (ROOT / "resources" / "icons" / f"lmarchive-{size}.png").write_bytes(png_bytes(render(size)))
+        (ROOT / "lmarchive" / "data" / "icons" / f"lmarchive-{size}.png").write_bytes(png_bytes(render(size)))
     out = ROOT / "packaging" / "icons"
     out.mkdir(exist_ok=True)
     write_ico(out / "lmarchive.ico")
     write_icns(out / "lmarchive.icns")
-    print(f"wrote {len(PNG_SIZES)} PNGs to resources/icons, lmarchive.ico and lmarchive.icns to packaging/icons")
+    print(f"wrote {len(PNG_SIZES)} PNGs to lmarchive/data/icons, lmarchive.ico and lmarchive.icns to packaging/icons")
     return 0
 
 

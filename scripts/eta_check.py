@@ -1,5 +1,5 @@
 """How good is the progress panel's time-left estimate?  Runs a real create, then an extract, and
-compares what app.eta.EtaEstimator would have said at every Progress event with the time that
+compares what lmarchive_gui.eta.EtaEstimator would have said at every Progress event with the time that
 was really left.
 
     .venv/bin/python scripts/eta_check.py ../shared/corpus/canterbury [--model default]
@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.eta import MIN_FRACTION, EtaEstimator
 from lmarchive.jobs import CreateJob, Event, ExtractJob, Job, JobStarted, Preparing, Progress
+from lmarchive_gui.eta import MIN_FRACTION, EtaEstimator
 
 OLD_WINDOW_S = 4.0
 

@@ -1,7 +1,7 @@
 """One-shot CUDA check (run it whenever a GPU machine is available; a few minutes).
 
 1. golden vectors of the reference transformer on CUDA, parallel and incremental, against the
-   hashes committed for the CPU (resources/selftest/lm-golden.json);
+   hashes committed for the CPU (lmarchive/data/selftest/lm-golden.json);
 2. a round-trip of a corpus file through the real archive path with --device cuda, checking that
    the archive made on CUDA is byte-identical to the one made on the CPU and extracts on both;
 3. compress/extract throughput on CUDA and CPU for the same model and data.

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from lmarchive.coding import BatchDecoder, BatchEncoder, decode_step, encode_step
+from lmarchive.models.lm.config import LMConfig
 from lmarchive.models.lm.convert import export_tensors
-from lmarchive.models.lm.exact import ExactTransformer, LMConfig
+from lmarchive.models.lm.exact import ExactTransformer
 from lmarchive.models.lm.float_model import FloatTransformer
-from lmarchive.models.lm.predictor import encoder_block
+from lmarchive.models.lm.torch_path import encoder_block
 
 
 def build(config: LMConfig) -> ExactTransformer:

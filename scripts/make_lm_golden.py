@@ -1,4 +1,4 @@
-"""Regenerate resources/selftest/lm-golden.json: the golden vectors that pin the exact LM engine.
+"""Regenerate lmarchive/data/selftest/lm-golden.json: the golden vectors that pin the exact LM engine.
 
 Run this ONLY when the engine's arithmetic or the test model changes on purpose (a new model
 format, a deliberate change of a quantization grid), never to make a failing test pass: every
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import lm_child  # noqa: E402 - tests/ is put on the path above
 
-from lmarchive.models.lm.convert import fingerprint  # noqa: E402
+from lmarchive.models.lm.model_dir import fingerprint  # noqa: E402
 
 SEED = 20261128
 LENGTHS = (1, 40, 100)
@@ -84,7 +84,7 @@ def main() -> int:
         stored = lm_child.load_golden()
         keys = ("fingerprint", "sha256", "inputs")
         same = all(stored.get(k) == golden[k] for k in keys)
-        print("golden vectors match" if same else "golden vectors DIFFER from resources/selftest/lm-golden.json")
+        print("golden vectors match" if same else "golden vectors DIFFER from lmarchive/data/selftest/lm-golden.json")
         return 0 if same else 1
     lm_child.GOLDEN_PATH.write_text(dumps(golden))
     print(f"wrote {lm_child.GOLDEN_PATH.relative_to(ROOT)}: sha256 {golden['sha256']}")

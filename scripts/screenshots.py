@@ -66,12 +66,12 @@ def take(corpus: Path, out: Path, tmp: Path) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QWidget
 
-    from app.application import ArchiveApplication
-    from app.entry_model import Column
-    from app.main_window import MainWindow
-    from app.settings import SettingsStore
-    from app.settings_dialog import SettingsDialog
-    from app.worker import ProcessWorker
+    from lmarchive_gui.application import ArchiveApplication
+    from lmarchive_gui.entry_model import Column
+    from lmarchive_gui.main_window import MainWindow
+    from lmarchive_gui.settings import SettingsStore
+    from lmarchive_gui.settings_dialog import SettingsDialog
+    from lmarchive_gui.worker import ProcessWorker
 
     app = ArchiveApplication(sys.argv[:1])
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The one definition of the LM golden hashes, and a child process that recomputes them.
 
 Imported by tests/test_lm_exact.py (in-process checks) and scripts/make_lm_golden.py (which writes
-resources/selftest/lm-golden.json); run as a script it is the child process the tests start with a chosen
+lmarchive/data/selftest/lm-golden.json); run as a script it is the child process the tests start with a chosen
 thread count and CPU code path (``ATEN_CPU_CAPABILITY``, ``MKL_ENABLE_INSTRUCTIONS``).  It prints
 one JSON object on stdout: the code path torch and MKL actually used and the hashes it computed.
 
@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__" and str(ROOT) not in sys.path:  # a child process: the source tree next to this file
     sys.path.insert(0, str(ROOT))
 
-from lmarchive.models.lm.convert import load_model_dir  # noqa: E402 - after the path set-up above
 from lmarchive.models.lm.exact import ExactTransformer  # noqa: E402
+from lmarchive.models.lm.model_dir import load_model_dir  # noqa: E402 - after the path set-up above
 
-MODEL_DIR = ROOT / "resources" / "selftest" / "lm-tiny-random"
-GOLDEN_PATH = ROOT / "resources" / "selftest" / "lm-golden.json"
+MODEL_DIR = ROOT / "lmarchive" / "data" / "selftest" / "lm-tiny-random"
+GOLDEN_PATH = ROOT / "lmarchive" / "data" / "selftest" / "lm-golden.json"
 BATCH = 64
 """Streams of the batched variant: the golden inputs among random companions."""
 BATCH_BLOCK = 40

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from app.__main__ import parse_args
+from lmarchive_gui.__main__ import parse_args
 
 LINUX = Path(__file__).resolve().parent.parent / "packaging" / "linux"
 SERVICE_MENUS = ("lmarchive-compress.desktop", "lmarchive-extract.desktop")

@@ -1,4 +1,4 @@
-"""The time-left estimate (app/eta.py): silent while it cannot know, then close to the truth."""
+"""The time-left estimate (lmarchive_gui/eta.py): silent while it cannot know, then close to the truth."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import text_bytes
 
-from app.eta import MIN_SECONDS, EtaEstimator
 from lmarchive.cli import Console
 from lmarchive.errors import CancelledError
 from lmarchive.jobs import CreateJob, EntryFinished, Event, ExtractJob, Job, JobStarted, Preparing, Progress
 from lmarchive.models.mix.params import FAST_PARAMS
 from lmarchive.models.mix.predictor import LM_COST, MixPredictor, _Job
 from lmarchive.models.registry import DEFAULT_MODEL
+from lmarchive_gui.eta import MIN_SECONDS, EtaEstimator
 
 
 def feed(eta: EtaEstimator, points: list[tuple[float, int]]) -> list[float | None]:

@@ -18,13 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmarchive.models.lm.compiled import CompiledLM, _matvec
-from lmarchive.models.lm.convert import load_model_dir
-from lmarchive.models.lm.exact import ExactTransformer, LMConfig
+from lmarchive.models.lm.config import LMConfig
+from lmarchive.models.lm.exact import ExactTransformer
+from lmarchive.models.lm.model_dir import load_model_dir
 from lmarchive.models.lm.predictor import LMPredictor
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "resources" / "selftest" / "lm-tiny-random"
-SHIPPED = ROOT / "resources" / "models" / "lmb-s1"
+REFERENCE = ROOT / "lmarchive" / "data" / "selftest" / "lm-tiny-random"
+SHIPPED = ROOT / "lmarchive" / "data" / "models" / "lmb-s1"
 
 
 def torch_tables(engine: ExactTransformer, tokens: np.ndarray) -> np.ndarray:

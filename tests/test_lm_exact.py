@@ -2,9 +2,9 @@
 
 Bit-identical whatever way they are computed: one forward over everything, one token at a time,
 any block size; alone or inside any batch; with any thread count or CPU code path.  Golden hashes
-(resources/selftest/lm-golden.json, written once by scripts/make_lm_golden.py) pin the integers
+(lmarchive/data/selftest/lm-golden.json, written once by scripts/make_lm_golden.py) pin the integers
 themselves, so a change of the engine's arithmetic, of torch, or of the model file is caught.
-The model is resources/selftest/lm-tiny-random (window 32, rope period 256).
+The model is lmarchive/data/selftest/lm-tiny-random (window 32, rope period 256).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import pytest
 import torch
 
 from lmarchive.models.lm import exact, quant
-from lmarchive.models.lm.convert import fingerprint
 from lmarchive.models.lm.exact import ExactTransformer, exact_matmul, isqrt, requant
+from lmarchive.models.lm.model_dir import fingerprint
 
 LENGTHS = [1, 7, 31, 32, 33, 100, 257]
 """Around the window (32), and past the rope period (256): positions wrap in the rope tables."""

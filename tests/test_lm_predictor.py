@@ -3,7 +3,7 @@
 On a GPU the encoder computes many positions per call (``parallel_tables``), the decoder one per
 step (``open_batch``); on a CPU both step with the compiled engine.  The archive decodes only if
 encoder and decoder give exactly the same tables.  The model is
-resources/selftest/lm-tiny-random: random weights, so it compresses little, except the bytes it
+lmarchive/data/selftest/lm-tiny-random: random weights, so it compresses little, except the bytes it
 generates itself (sampled here from its own tables), which it codes at about 7.3 bits per byte.
 """
 
@@ -28,13 +28,12 @@ from lmarchive.cli import main
 from lmarchive.container import ChunkRecord, ContainerReader, EntryRecord, Method
 from lmarchive.errors import ModelError
 from lmarchive.models import registry
-from lmarchive.models.lm import predictor as predictor_module
-from lmarchive.models.lm import quant
-from lmarchive.models.lm.convert import WEIGHTS, fingerprint
+from lmarchive.models.lm import quant, torch_path
 from lmarchive.models.lm.exact import Cache
+from lmarchive.models.lm.model_dir import WEIGHTS, fingerprint
 from lmarchive.models.lm.predictor import LMPredictor
 
-MODELS = Path(__file__).resolve().parent.parent / "resources" / "selftest"
+MODELS = Path(__file__).resolve().parent.parent / "lmarchive" / "data" / "selftest"
 NAME = "lm-tiny-random"
 MODEL_DIR = MODELS / NAME
 
@@ -129,7 +128,7 @@ def test_encode_tables_yields_what_the_decoder_computes(
     # blocks are 5, 5, then 7 (two streams left), then 15 (one), ending exactly at 105.
     sequences = random_sequences([45, 105, 7] if budget else [45, 128, 7], seed=budget or 0)
     if budget is not None:
-        monkeypatch.setattr(predictor_module, "TABLE_BUDGET", budget)
+        monkeypatch.setattr(torch_path, "TABLE_BUDGET", budget)
     blocks: list[int] = []
     forward = lm.engine.forward
 

@@ -24,7 +24,7 @@ from lmarchive.models.mix.params import FAST_PARAMS, MixParams
 from lmarchive.models.mix.predictor import MixPredictor
 
 SMALL = MixParams(hash_bits=16, match_bits=14)
-REFERENCE_LM = Path(__file__).resolve().parent.parent / "resources" / "selftest" / "lm-tiny-random"
+REFERENCE_LM = Path(__file__).resolve().parent.parent / "lmarchive" / "data" / "selftest" / "lm-tiny-random"
 
 
 def no_tick(_: int) -> None:
@@ -238,11 +238,11 @@ def test_other_machine_code_gives_the_same_stream(env: dict[str, str], tmp_path:
 
 @pytest.mark.shipped_lm
 def test_the_default_profile_is_the_shipped_lm_mixed_in(tmp_path: Path) -> None:
-    """The real default: cmx with the LM in resources/models, recorded concretely, round-tripping."""
+    """The real default: cmx with the LM in lmarchive/data/models, recorded concretely, round-tripping."""
     import lmarchive
     from lmarchive.container import ContainerReader
 
-    assert registry.builtin_lm() == registry.BUILTIN_LM, "the built-in LM must ship in resources/models"
+    assert registry.builtin_lm() == registry.BUILTIN_LM, "the built-in LM must ship in lmarchive/data/models"
     assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
     text = b"The archive keeps every byte of every file, and the model predicts the next one.\n" * 12
     archive = tmp_path / "d.lmz"

@@ -29,7 +29,7 @@ from lmarchive.cli import main
 from lmarchive.errors import ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm import quant
-from lmarchive.models.lm.convert import CONFIG, WEIGHTS
+from lmarchive.models.lm.model_dir import CONFIG, WEIGHTS
 from lmarchive.models.tokenizer import TOKENIZER_FILE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,11 +20,11 @@ import pytest
 from conftest import partial_files, text_bytes
 
 import lmarchive
-from app.worker_process import JobOutcome, JobRequest, serve
 from lmarchive.errors import ArchiveBusyError
 from lmarchive.jobs import AddJob, EntryFinished, Progress
 from lmarchive.locking import LOCK_PREFIX, lock_path
 from lmarchive.safety import TEMP_PREFIX, atomic_output
+from lmarchive_gui.worker_process import JobOutcome, JobRequest, serve
 
 posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 WAIT_S = 120.0  # only bounds a hang

@@ -25,9 +25,11 @@ from lmarchive.container import ChunkRecord, ContainerReader, Method
 from lmarchive.errors import ChecksumError, ModelError
 from lmarchive.models import registry
 from lmarchive.models.lm.compiled import CompiledLM
-from lmarchive.models.lm.convert import export_tensors, fingerprint, load_model_dir, save_model
-from lmarchive.models.lm.exact import ExactTransformer, LMConfig
+from lmarchive.models.lm.config import LMConfig
+from lmarchive.models.lm.convert import export_tensors, save_model
+from lmarchive.models.lm.exact import ExactTransformer
 from lmarchive.models.lm.float_model import FloatTransformer
+from lmarchive.models.lm.model_dir import fingerprint, load_model_dir
 from lmarchive.models.lm.predictor import LMPredictor
 from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer, train_tokenizer
 from lmarchive.training.train_lm import main as train_main

@@ -24,7 +24,7 @@ from lmarchive.models.tokenizer import BpeTokenizer, byte_chars, bytes_to_text, 
 from lmarchive.training import train_tokenizer as train_tokenizer_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "resources" / "models" / "lmt-s1" / "tokenizer.json"
+SHIPPED = ROOT / "lmarchive" / "data" / "models" / "lmt-s1" / "tokenizer.json"
 GPT2_TABLE_SHA256 = "3bd96da9fcd14021199c10cd38baa447294f336f25d71c2881b5cfabaf6f7c28"
 
 MULTILINGUAL = (

@@ -13,7 +13,7 @@ import torch
 from conftest import text_bytes
 
 from lmarchive.models.lm import quant
-from lmarchive.models.lm.exact import LMConfig
+from lmarchive.models.lm.config import LMConfig
 from lmarchive.models.lm.predictor import LMPredictor
 from lmarchive.training.corpus import ShardWriter
 from lmarchive.training.data import load_corpus, random_crops

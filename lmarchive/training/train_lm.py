@@ -32,8 +32,9 @@ from torch.nn import functional as F
 
 from lmarchive.models.base import sha256_of
 from lmarchive.models.lm import quant
+from lmarchive.models.lm.config import LMConfig
 from lmarchive.models.lm.convert import export_tensors, save_model
-from lmarchive.models.lm.exact import ExactTransformer, LMConfig
+from lmarchive.models.lm.exact import ExactTransformer
 from lmarchive.models.lm.float_model import FloatTransformer
 from lmarchive.models.tokenizer import BpeTokenizer
 from lmarchive.training.data import INDEX_NAME, ByteCorpus, load_corpus, random_crops, tokenize_bytes

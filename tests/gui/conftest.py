@@ -19,12 +19,12 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.application import ArchiveApplication
-from app.main_window import MainWindow
-from app.settings import SettingsStore
-from app.worker import InlineWorker
 from lmarchive.jobs import CreateJob
 from lmarchive.safety import BACKUP_PREFIX, TEMP_PREFIX
+from lmarchive_gui.application import ArchiveApplication
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.settings import SettingsStore
+from lmarchive_gui.worker import InlineWorker
 
 HERE = Path(__file__).parent
 OFFSCREEN_NOISE = r"This plugin does not support (propagateSizeHints|raise)\(\)"

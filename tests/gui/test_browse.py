@@ -9,14 +9,14 @@ from PySide6.QtCore import QModelIndex, QPoint, QUrl
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.__main__ import compress, extract_here, parse_args
-from app.entry_model import NAME_ROLE, RATIO_ROLE, Column, EntryTableModel
-from app.entry_tree import FOLDER_ROLE, EntryTreeModel
-from app.main_window import MainWindow
-from app.settings import Settings
 from lmarchive.container import ContainerReader
 from lmarchive.jobs import CreateJob, EntryFinished
 from lmarchive.writing import Source
+from lmarchive_gui.__main__ import compress, extract_here, parse_args
+from lmarchive_gui.entry_model import NAME_ROLE, RATIO_ROLE, Column, EntryTableModel
+from lmarchive_gui.entry_tree import FOLDER_ROLE, EntryTreeModel
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.settings import Settings
 
 from .conftest import OFFSCREEN_NOISE, make_archive, text
 from .test_window import index_of, select, shown_names

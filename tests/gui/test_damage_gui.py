@@ -12,13 +12,13 @@ import pytest
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.extract_dialogs import DamageDialog
-from app.main_window import MainWindow
-from app.worker_process import EXTRACT, JobRequest, run_request
 from lmarchive.codec import ChunkPlan
 from lmarchive.container import ContainerReader
 from lmarchive.jobs import CreateJob
 from lmarchive.reading import Damage
+from lmarchive_gui.extract_dialogs import DamageDialog
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.worker_process import EXTRACT, JobRequest, run_request
 
 from .conftest import answer_modal, make_tree, partial_files, text
 

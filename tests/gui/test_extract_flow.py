@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.extract_dialogs import Conflict, ConflictDialog, ExtractToDialog, new_folder
-from app.main_window import MainWindow
 from lmarchive.container import ContainerReader
+from lmarchive_gui.extract_dialogs import Conflict, ConflictDialog, ExtractToDialog, new_folder
+from lmarchive_gui.main_window import MainWindow
 
 from .conftest import answer_modal, make_archive, partial_files
 

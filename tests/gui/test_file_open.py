@@ -10,9 +10,9 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFileOpenEvent
 from pytestqt.qtbot import QtBot
 
-from app.__main__ import write_open_report
-from app.application import ArchiveApplication
-from app.main_window import MainWindow
+from lmarchive_gui.__main__ import write_open_report
+from lmarchive_gui.application import ArchiveApplication
+from lmarchive_gui.main_window import MainWindow
 
 from .conftest import make_archive
 

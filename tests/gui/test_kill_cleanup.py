@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from app.worker import clean_up_killed_job
-from app.worker_process import ADD, EXTRACT, JobRequest
 from lmarchive.locking import WriterLock
+from lmarchive_gui.worker import clean_up_killed_job
+from lmarchive_gui.worker_process import ADD, EXTRACT, JobRequest
 
 
 def touch(path: Path) -> Path:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.progress_panel import ESTIMATING, ProgressPanel
-from app.worker_process import CREATE, EXTRACT, JobRequest
 from lmarchive.jobs import CreateJob, EntryStarted, ExtractJob, JobStarted, Preparing, Progress
+from lmarchive_gui.progress_panel import ESTIMATING, ProgressPanel
+from lmarchive_gui.worker_process import CREATE, EXTRACT, JobRequest
 
 from .conftest import make_tree, text
 
@@ -28,7 +28,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
-    monkeypatch.setattr("app.progress_panel.time.monotonic", fake)
+    monkeypatch.setattr("lmarchive_gui.progress_panel.time.monotonic", fake)
     yield fake
 
 

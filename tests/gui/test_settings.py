@@ -10,14 +10,14 @@ from PySide6.QtWidgets import QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
 import lmarchive
-from app.main_window import MainWindow
-from app.profiles import NO_LM_NOTE
-from app.settings import SCHEMA_VERSION, Settings, SettingsStore, cache_dir, config_dir, log_dir
-from app.settings_dialog import SettingsDialog
-from app.worker import InlineWorker
-from app.worker_process import ADD, CREATE, JobRequest, chunk_plan
 from lmarchive.codec import ChunkPlan
 from lmarchive.models.registry import resolve
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.profiles import NO_LM_NOTE
+from lmarchive_gui.settings import SCHEMA_VERSION, Settings, SettingsStore, cache_dir, config_dir, log_dir
+from lmarchive_gui.settings_dialog import SettingsDialog
+from lmarchive_gui.worker import InlineWorker
+from lmarchive_gui.worker_process import ADD, CREATE, JobRequest, chunk_plan
 
 
 def test_folders_follow_platformdirs(private_dirs: Path) -> None:

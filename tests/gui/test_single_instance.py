@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
-from app.main_window import MainWindow
-from app.single_instance import InstanceServer, send_paths, server_name
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.single_instance import InstanceServer, send_paths, server_name
 
 from .conftest import make_archive
 

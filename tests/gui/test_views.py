@@ -13,15 +13,15 @@ from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QStyleOptionViewItem, QTableView
 from pytestqt.qtbot import QtBot
 
-from app.entry_model import RATIO_ROLE, Column, EntryFilterProxy, EntryTableModel
-from app.formatting import rate_text, size_text
-from app.main_window import MainWindow
-from app.progress_panel import ProgressPanel
-from app.ratio_delegate import RatioDelegate, bar_colors
-from app.worker_process import CREATE, JobRequest
 from lmarchive.container import ChunkRecord, EntryRecord, EntryType, Method
 from lmarchive.jobs import EntryFinished, EntryStarted, JobStarted, Progress
 from lmarchive.models.registry import load_model
+from lmarchive_gui.entry_model import RATIO_ROLE, Column, EntryFilterProxy, EntryTableModel
+from lmarchive_gui.formatting import rate_text, size_text
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.progress_panel import ProgressPanel
+from lmarchive_gui.ratio_delegate import RatioDelegate, bar_colors
+from lmarchive_gui.worker_process import CREATE, JobRequest
 
 
 def record(name: str, size: int, packed: int, gzip_size: int) -> EntryRecord:
@@ -101,7 +101,7 @@ def test_progress_panel_shows_rate_eta_device_and_current_entry(qtbot: QtBot, mo
     panel = ProgressPanel()
     qtbot.addWidget(panel)
     clock = iter([100.0, 100.0, 102.0])
-    monkeypatch.setattr("app.progress_panel.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("lmarchive_gui.progress_panel.time.monotonic", lambda: next(clock))
     panel.start(JobRequest(1, CREATE, "/x/books.lmz", "cm2"))
     assert panel.isVisible() and panel.title.text() == "Compressing entries into books.lmz"
     panel.on_event(JobStarted("create", "/x/books.lmz", 2, 4_000_000, "CPU"))
@@ -111,7 +111,7 @@ def test_progress_panel_shows_rate_eta_device_and_current_entry(qtbot: QtBot, mo
     panel.on_event(Progress(1_000_000, 4_000_000, "b.txt"))
     panel.on_event(Progress(2_000_000, 4_000_000, "b.txt"))
     assert panel.overall.value() == 500
-    assert panel.overall_text.text().endswith("estimating time left…")  # too early to tell (app/eta.py)
+    assert panel.overall_text.text().endswith("estimating time left…")  # too early to tell (lmarchive_gui/eta.py)
     assert panel.current_text.text() == "a.txt (+1 more in this batch)"
     panel.on_event(EntryFinished("a.txt", 1_000_000, 1, 1, 1.0, "model", "cm2"))
     assert panel.current_text.text() == "b.txt" and panel.current.value() == 333

@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from app.main_window import MainWindow
-from app.settings import SettingsStore
-from app.worker import InlineWorker, ProcessWorker
-from app.worker_process import CREATE, JobOutcome, JobRequest, run_request
 from lmarchive.jobs import EntryFinished, JobStarted, Progress
+from lmarchive_gui.main_window import MainWindow
+from lmarchive_gui.settings import SettingsStore
+from lmarchive_gui.worker import InlineWorker, ProcessWorker
+from lmarchive_gui.worker_process import CREATE, JobOutcome, JobRequest, run_request
 
 from .conftest import make_tree, partial_files, text
 

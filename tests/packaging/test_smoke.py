@@ -143,8 +143,8 @@ def test_deb_layout_and_metadata(built: dict[str, Path], deb_root: Path) -> None
     for path in (
         "opt/lmarchive/lmarchive",
         "opt/lmarchive/lmarchive-gui",
-        "opt/lmarchive/_internal/resources/selftest/lm-golden.json",
-        "opt/lmarchive/_internal/resources/icons/lmarchive-256.png",
+        "opt/lmarchive/_internal/lmarchive/data/selftest/lm-golden.json",
+        "opt/lmarchive/_internal/lmarchive/data/icons/lmarchive-256.png",
         "usr/share/applications/lmarchive.desktop",
         "usr/share/mime/packages/lmarchive.xml",
         "usr/share/icons/hicolor/scalable/apps/lmarchive.svg",

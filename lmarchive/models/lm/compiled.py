@@ -28,7 +28,7 @@ from lmarchive.models.lm import quant
 import numba  # isort: skip
 
 if TYPE_CHECKING:
-    from lmarchive.models.lm.exact import LMConfig  # imports torch, which the fast profile never needs
+    from lmarchive.models.lm.config import LMConfig
 
 # Rows of the per-layer multiplier arrays (each row: mult, shift).
 MD_Q, MD_K, MD_V, MD_ATTN, MD_O, MD_D = range(6)

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lmarchive.models.lm import quant
-from lmarchive.models.lm.exact import LMConfig
+from lmarchive.models.lm.config import LMConfig
 
 OBSERVED = ("q", "k", "v", "o", "u", "h")
 """Per-layer activations whose int8 scale is calibrated (the others have fixed grids)."""

@@ -14,50 +14,25 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lmarchive.errors import FormatError, ModelError
 from lmarchive.models.base import PredictorBatch, TablePredictor
 from lmarchive.models.lm.compiled import CompiledLM, step_streams
-from lmarchive.models.lm.convert import fingerprint, load_model_dir
-from lmarchive.models.lm.exact import Cache, ExactTransformer, LMConfig
+from lmarchive.models.lm.model_dir import fingerprint, load_model_dir
 from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer
 
-TABLE_BUDGET = 1 << 24
-"""Table cells (streams x positions x vocabulary) the encoder computes at once (128 MiB int64)."""
+if TYPE_CHECKING:
+    from lmarchive.models.lm.exact import ExactTransformer
+
 MAX_THREADS = 4
 STREAMS_PER_THREAD = 4
 """A decoding step's streams go to several threads only in groups of at least this many (a
 compiled step takes tens of microseconds, a hand-off to a thread about as long)."""
-ATTENTION_BUDGET = 1 << 22
-"""Attention scores (streams x heads x positions x slots) per encoder pass: beyond a few MB the
-integer softmax runs from main memory instead of cache."""
-
-
-def encoder_block(config: LMConfig, streams: int) -> int:
-    """Positions per encoder pass for ``streams`` streams: as many as the budgets allow.
-
-    Every position attends over the ring (window slots) plus its own block, so long blocks
-    also waste work on masked slots.
-    """
-    n = min(config.window, TABLE_BUDGET // max(1, streams * config.vocab_size))
-    while n > 1 and streams * config.n_heads * n * (config.window + n) > ATTENTION_BUDGET:
-        n //= 2
-    return max(1, n)
-
-
-def _rows(streams: np.ndarray) -> slice | torch.Tensor:
-    """A slice when the streams are 0..k-1 (a view of the cache, no copy), else an index tensor."""
-    k = len(streams)
-    if k and streams[0] == 0 and streams[-1] == k - 1 and np.all(np.diff(streams) == 1):
-        return slice(0, k)
-    return torch.as_tensor(streams, dtype=torch.int64)
-
-
 class LMPredictor(TablePredictor):
     """A model directory (see :mod:`convert`) loaded onto a device."""
 
@@ -76,9 +51,21 @@ class LMPredictor(TablePredictor):
             raise ModelError(f"model {name!r}: {config.vocab_size} outputs for a vocabulary of {vocab} symbols")
         self.config = config
         self.vocab_size = vocab
-        self.engine = ExactTransformer(config, tensors, device)
+        self.device = device
+        self.on_cpu = device.split(":")[0] == "cpu"
+        self._tensors = tensors
         self.compiled = CompiledLM(config, tensors)
+        if not self.on_cpu:
+            self.engine  # noqa: B018 - built now: a bad device fails here, not mid-job
         self._fingerprint = fingerprint(directory)
+
+    @cached_property
+    def engine(self) -> ExactTransformer:
+        """The torch engine on ``device``: the GPU path, and the CPU's check of the compiled one.
+        Built on first use, so the CPU path never imports torch."""
+        from lmarchive.models.lm.exact import ExactTransformer
+
+        return ExactTransformer(self.config, self._tensors, self.device)
 
     @property
     def fingerprint(self) -> bytes:
@@ -110,38 +97,22 @@ class LMPredictor(TablePredictor):
         return self.tokenizer.decode(symbols)
 
     def open_batch(self, n: int) -> PredictorBatch:
-        if self.engine.device.type == "cpu":
+        if self.on_cpu:
             return _CompiledBatch(self.compiled, n)
-        return _TorchBatch(self.engine, n)
+        from lmarchive.models.lm.torch_path import TorchBatch
+
+        return TorchBatch(self.engine, n)
 
     def encode_tables(self, sequences: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        if self.engine.device.type == "cpu":
+        if self.on_cpu:
             return super().encode_tables(sequences)
         return self.parallel_tables(sequences)
 
     def parallel_tables(self, sequences: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Blocks of positions for all streams at once in torch; yields the tables the decoder will compute."""
-        if not sequences:
-            return
-        engine = self.engine
-        order = np.array(sorted(range(len(sequences)), key=lambda i: -len(sequences[i])), dtype=np.int64)
-        lengths = np.array([len(sequences[i]) for i in order], dtype=np.int64)
-        inputs = np.full((len(order), int(lengths[0]) + 1), engine.config.bos, dtype=np.int64)
-        for row, i in enumerate(order):
-            inputs[row, 1 : lengths[row] + 1] = sequences[i]
-        cache = engine.new_cache(len(order))
-        start = 0
-        with torch.no_grad():
-            while start < lengths[0]:
-                k = int(np.count_nonzero(lengths > start))
-                n = encoder_block(engine.config, k)
-                end = min(start + n, int(lengths[0]))
-                tokens = torch.from_numpy(inputs[:k, start:end]).to(engine.device)
-                tables = engine.forward(tokens, cache, slice(0, k)).cpu().numpy()
-                for i in range(tokens.shape[1]):
-                    active = int(np.count_nonzero(lengths > start + i))
-                    yield order[:active], tables[:active, i], inputs[:active, start + i + 1]
-                start += tokens.shape[1]
+        from lmarchive.models.lm.torch_path import parallel_tables
+
+        return parallel_tables(self.engine, sequences)
 
 
 class _CompiledBatch(PredictorBatch):
@@ -182,22 +153,3 @@ def _threads() -> int:
 def _pool() -> ThreadPoolExecutor:
     """One pool for every decoder in the process: batches come and go, threads stay."""
     return ThreadPoolExecutor(_threads(), thread_name_prefix="lm-step")
-
-
-class _TorchBatch(PredictorBatch):
-    """Incremental decoding on a GPU: one token per stream per step through the KV cache."""
-
-    def __init__(self, engine: ExactTransformer, n: int) -> None:
-        self.engine = engine
-        self.cache: Cache = engine.new_cache(n)
-        self.pending = np.full(n, engine.config.bos, dtype=np.int64)
-
-    def frequencies(self, streams: np.ndarray) -> np.ndarray:
-        """Streams left out of a step must never come back: the cache moves in lock-step."""
-        tokens = torch.from_numpy(self.pending[streams][:, None]).to(self.engine.device)
-        with torch.no_grad():
-            tables = self.engine.forward(tokens, self.cache, _rows(np.asarray(streams)))
-        return tables[:, 0].cpu().numpy()
-
-    def update(self, streams: np.ndarray, symbols: np.ndarray) -> None:
-        self.pending[streams] = symbols

@@ -2,7 +2,7 @@
 
 It only turns the core's events into widgets; the window decides what a job's end means.  Before
 the job's first byte (the worker starting, a model loading and compiling) the bar is busy and says
-so; after, it counts bytes, and the time left comes from app.eta once it can be told honestly.
+so; after, it counts bytes, and the time left comes from lmarchive_gui.eta once it can be told honestly.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
-from app.eta import EtaEstimator
-from app.formatting import duration_text, rate_text, size_text
-from app.worker_process import ADD, CREATE, DELETE, EXTRACT, INSPECT, SALVAGE, SELFTEST, TEST, JobRequest
 from lmarchive.jobs import EntryFinished, EntryStarted, Event, JobStarted, Preparing, Progress
+from lmarchive_gui.eta import EtaEstimator
+from lmarchive_gui.formatting import duration_text, rate_text, size_text
+from lmarchive_gui.worker_process import ADD, CREATE, DELETE, EXTRACT, INSPECT, SALVAGE, SELFTEST, TEST, JobRequest
 
 ESTIMATING = "estimating time left…"
 _VERBS = {

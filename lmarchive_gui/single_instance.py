@@ -18,7 +18,7 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from app import APP_ID
+from lmarchive_gui import APP_ID
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.formatting import bytes_text, mtime_text, size_text
 from lmarchive.container import EntryRecord, show
 from lmarchive.errors import FormatError
 from lmarchive.extracting import Resolution
 from lmarchive.reading import Damage
+from lmarchive_gui.formatting import bytes_text, mtime_text, size_text
 
 REPLACE, SKIP, RENAME = "replace", "skip", "rename"
 

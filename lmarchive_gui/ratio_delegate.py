@@ -11,7 +11,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.entry_model import RATIO_ROLE
+from lmarchive_gui.entry_model import RATIO_ROLE
 
 BAR_WIDTH = 120
 """Width of a full (100%) bar in pixels; longer ratios are clipped at it."""

@@ -20,9 +20,9 @@ from typing import Any
 
 import platformdirs
 
-from app import APP_ID
 from lmarchive.device import DEVICES
 from lmarchive.models.registry import DEFAULT_MODEL, available_models
+from lmarchive_gui import APP_ID
 
 log = logging.getLogger(__name__)
 

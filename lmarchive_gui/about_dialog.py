@@ -1,6 +1,6 @@
 """About LM Archive: versions, the model and its fingerprint, the device, and a selftest button.
 
-The facts shown are what a bug report needs; the selftest (see :mod:`app.selftest`) lets a user
+The facts shown are what a bug report needs; the selftest (see :mod:`lmarchive.selftest`) lets a user
 prove on their own machine that coding and decoding agree exactly.  The model's fingerprint and
 the device come from the worker process: finding them means loading the model and, for
 'automatic', PyTorch, which would freeze the window for seconds if done here.
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 import lmarchive
-from app import APP_NAME
-from app.settings import Settings, config_dir, log_dir
+from lmarchive_gui import APP_NAME
+from lmarchive_gui.settings import Settings, config_dir, log_dir
 
 
 def torch_version() -> str:

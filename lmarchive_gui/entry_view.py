@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.entry_tree import EntryTreeModel
+from lmarchive_gui.entry_tree import EntryTreeModel
 
 
 class RoomyRows(QStyledItemDelegate):

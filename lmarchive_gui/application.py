@@ -14,8 +14,8 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
-from app import APP_ID
 from lmarchive.resources import resources_dir
+from lmarchive_gui import APP_ID
 
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 """The PNG renderings of resources/icons/lmarchive.svg (made by packaging/make_icons.py)."""

@@ -1,4 +1,4 @@
-"""The Settings dialog: edits a copy of :class:`~app.settings.Settings`; the window saves and applies it.
+"""The Settings dialog: edits a copy of :class:`~lmarchive_gui.settings.Settings`; the window saves and applies it.
 
 Only knobs the core really has are offered.  The model is chosen by purpose and speed among the
 profiles; a concrete model id (what archives record) can be picked only in the Advanced group, which
@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.profiles import model_label, profile_label, profile_note
-from app.settings import CHUNK_KIB_CHOICES, DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
 from lmarchive.device import DEVICES
 from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models, resolve
+from lmarchive_gui.profiles import model_label, profile_label, profile_note
+from lmarchive_gui.settings import CHUNK_KIB_CHOICES, DOUBLE_CLICK_CHOICES, MAX_THREADS, OVERWRITE_CHOICES, Settings
 
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 DEVICE_NOTES = {

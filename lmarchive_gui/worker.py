@@ -9,7 +9,7 @@ OS, and safe with Qt's threads) and stays alive between jobs, so a model loads o
 
 Both workers share one interface: ``submit(request)``, ``cancel()``, ``busy``, ``set_threads()``, ``shutdown()``,
 and the signals ``event`` (a core event of the running job) and ``finished`` (its
-:class:`~app.worker_process.JobOutcome`).  :class:`InlineWorker` runs the job synchronously
+:class:`~lmarchive_gui.worker_process.JobOutcome`).  :class:`InlineWorker` runs the job synchronously
 inside ``submit``, which makes tests deterministic.
 """
 
@@ -26,12 +26,12 @@ from pathlib import Path, PurePosixPath
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.worker_process import EXTRACT, SELFTEST, WRITING_KINDS, JobOutcome, JobRequest, run_request, serve
 from lmarchive.errors import ArchiveBusyError
 from lmarchive.extracting import is_decoding_temporary
 from lmarchive.jobs import EntryStarted, JobFinished
 from lmarchive.locking import WriterLock
 from lmarchive.safety import TEMP_PREFIX
+from lmarchive_gui.worker_process import EXTRACT, SELFTEST, WRITING_KINDS, JobOutcome, JobRequest, run_request, serve
 
 log = logging.getLogger(__name__)
 

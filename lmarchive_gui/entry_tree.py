@@ -1,6 +1,6 @@
 """The archive's entries as a folder tree, as 7-Zip and Ark show them, over the flat entry model.
 
-:class:`~app.entry_model.EntryTableModel` stays the one store of rows (jobs update it, the status
+:class:`~lmarchive_gui.entry_model.EntryTableModel` stays the one store of rows (jobs update it, the status
 bar sums it); this model mirrors it as one node per path and synthesises the folders that an
 archive implies without storing them (``a/b.txt`` alone still shows a folder ``a``).  Cells are
 formatted by the flat model, so both show the same text, tooltips and ratio bars.  Each folder's
@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from app.entry_model import NAME_ROLE, SORT_KEYS, AnyIndex, Column, EntryFilterProxy, EntryTableModel, Row
+from lmarchive_gui.entry_model import NAME_ROLE, SORT_KEYS, AnyIndex, Column, EntryFilterProxy, EntryTableModel, Row
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole + 4
 """Whether a node is a folder (stored, synthesised, or a file that other names sit under)."""

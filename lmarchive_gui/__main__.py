@@ -1,4 +1,4 @@
-"""``lmarchive-gui [PATH...]`` and ``python -m app``: start the window, or hand PATHs to the running one.
+"""``lmarchive-gui [PATH...]`` and ``python -m lmarchive_gui``: start the window, or hand PATHs to the running one.
 
 Qt is imported inside :func:`main`, not at the top: the worker process is spawned, and spawn
 re-imports the main module in the child, which must stay free of Qt.
@@ -19,12 +19,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from app import APP_NAME
+from lmarchive_gui import APP_NAME
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from lmarchive_gui.main_window import MainWindow
 
-log = logging.getLogger("app")
+log = logging.getLogger("lmarchive_gui")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -83,7 +83,7 @@ def extract_here(window: MainWindow, archives: list[str], done: Callable[[], Non
     the window showed on the way has been closed, so a failure is read before the window goes."""
     from PySide6.QtWidgets import QMessageBox
 
-    from app.extract_dialogs import new_folder
+    from lmarchive_gui.extract_dialogs import new_folder
 
     if not archives:
         chosen = window.ask_open_path()
@@ -113,7 +113,7 @@ def extract_here(window: MainWindow, archives: list[str], done: Callable[[], Non
 
 def setup_logging() -> Path | None:
     """Log to a rotating file in the platform's log folder; the GUI itself shows one-line messages only."""
-    from app.settings import log_dir
+    from lmarchive_gui.settings import log_dir
 
     folder = log_dir()
     try:
@@ -152,11 +152,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    from app.application import ArchiveApplication
-    from app.main_window import MainWindow
-    from app.settings import SettingsStore
-    from app.single_instance import InstanceServer, send_paths, server_name
-    from app.worker import ProcessWorker
+    from lmarchive_gui.application import ArchiveApplication
+    from lmarchive_gui.main_window import MainWindow
+    from lmarchive_gui.settings import SettingsStore
+    from lmarchive_gui.single_instance import InstanceServer, send_paths, server_name
+    from lmarchive_gui.worker import ProcessWorker
 
     app = ArchiveApplication(sys.argv[:1])
     server: InstanceServer | None = None

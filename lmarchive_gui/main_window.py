@@ -60,12 +60,18 @@ from PySide6.QtWidgets import (
 )
 
 import lmarchive
-from app import APP_NAME
-from app.about_dialog import AboutDialog
-from app.entry_model import HEADERS, NAME_ROLE, Column, EntryTableModel
-from app.entry_tree import FOLDER_ROLE, EntryTreeModel, EntryTreeProxy
-from app.entry_view import EntryView
-from app.extract_dialogs import (
+from lmarchive.container import ContainerReader, show
+from lmarchive.errors import LMArchiveError, describe_error, one_line
+from lmarchive.extracting import Resolution, existing_targets
+from lmarchive.jobs import EntryFinished, Event, JobStarted, Notice
+from lmarchive.reading import Damage
+from lmarchive.writing import collect_tree, default_arcname
+from lmarchive_gui import APP_NAME
+from lmarchive_gui.about_dialog import AboutDialog
+from lmarchive_gui.entry_model import HEADERS, NAME_ROLE, Column, EntryTableModel
+from lmarchive_gui.entry_tree import FOLDER_ROLE, EntryTreeModel, EntryTreeProxy
+from lmarchive_gui.entry_view import EntryView
+from lmarchive_gui.extract_dialogs import (
     Conflict,
     ConflictDialog,
     DamageDialog,
@@ -73,15 +79,15 @@ from app.extract_dialogs import (
     new_folder,
     salvageable,
 )
-from app.formatting import ratio_text, size_text
-from app.profiles import PROFILE_NAMES
-from app.progress_panel import ProgressPanel, entries_text
-from app.ratio_delegate import RatioDelegate, RatioLegend, cell_width
-from app.scratch import ScratchArea
-from app.settings import Settings, SettingsStore
-from app.settings_dialog import SettingsDialog
-from app.worker import Worker
-from app.worker_process import (
+from lmarchive_gui.formatting import ratio_text, size_text
+from lmarchive_gui.profiles import PROFILE_NAMES
+from lmarchive_gui.progress_panel import ProgressPanel, entries_text
+from lmarchive_gui.ratio_delegate import RatioDelegate, RatioLegend, cell_width
+from lmarchive_gui.scratch import ScratchArea
+from lmarchive_gui.settings import Settings, SettingsStore
+from lmarchive_gui.settings_dialog import SettingsDialog
+from lmarchive_gui.worker import Worker
+from lmarchive_gui.worker_process import (
     ADD,
     CREATE,
     DELETE,
@@ -94,12 +100,6 @@ from app.worker_process import (
     JobOutcome,
     JobRequest,
 )
-from lmarchive.container import ContainerReader, show
-from lmarchive.errors import LMArchiveError, describe_error, one_line
-from lmarchive.extracting import Resolution, existing_targets
-from lmarchive.jobs import EntryFinished, Event, JobStarted, Notice
-from lmarchive.reading import Damage
-from lmarchive.writing import collect_tree, default_arcname
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Python ``list.sort`` on raw values, and the proxy forwards its ``sort`` there: m
 10,000 entries, QSortFilterProxyModel's own sort calls ``data()`` across the Python boundary
 about 300,000 times and takes 0.5-1 s per click, the model's sort a few milliseconds.  The proxy
 does the filtering, and keeps the source's order.  The window shows these rows as a folder tree
-(app/entry_tree.py), which formats its cells through :meth:`EntryTableModel.row_data` and sorts
+(lmarchive_gui/entry_tree.py), which formats its cells through :meth:`EntryTableModel.row_data` and sorts
 each folder with the same keys.
 """
 
@@ -27,10 +27,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication, QStyle
 
-from app.formatting import bytes_text, mtime_text, ratio_text, size_text
-from app.profiles import model_names, model_note
 from lmarchive.container import EntryRecord
 from lmarchive.jobs import EntryFinished
+from lmarchive_gui.formatting import bytes_text, mtime_text, ratio_text, size_text
+from lmarchive_gui.profiles import model_names, model_note
 
 RATIO_ROLE = Qt.ItemDataRole.UserRole + 2
 """(our ratio, gzip's ratio or None) for the bars; None where there is nothing to compare."""

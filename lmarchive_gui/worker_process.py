@@ -172,8 +172,8 @@ def salvage(request: JobRequest) -> JobOutcome:
 
 
 def selftest(request: JobRequest, device: str, cancel_flag: CancelFlag) -> JobOutcome:
-    from app.selftest import run_selftest
     from lmarchive.jobs import JobFinished
+    from lmarchive_gui.selftest import run_selftest
 
     result = run_selftest(request.model, device, request.dest, cancel_flag)
     finished = JobFinished(result.ok, False, 0, 0, 0, 0, result.seconds, None if result.ok else result.report)
