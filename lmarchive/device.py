@@ -36,8 +36,9 @@ def resolve_device(requested: str) -> str:
 
 
 def cuda_possible() -> bool:
-    """Whether asking PyTorch can find a CUDA device at all: it is installed and a CUDA driver
-    library is on this system (macOS has none)."""
+    """Whether asking PyTorch can find a CUDA device at all: it is installed and the loader knows a
+    CUDA driver library (macOS has none).  A driver the loader cannot find means 'auto' picks the
+    CPU, which codes the same archive, only slower; ``--device cuda`` still asks torch."""
     if sys.platform == "darwin" or importlib.util.find_spec("torch") is None:
         return False
     return ctypes.util.find_library("nvcuda" if sys.platform == "win32" else "cuda") is not None

@@ -71,7 +71,6 @@ def isqrt(n: torch.Tensor) -> torch.Tensor:
     return r
 
 
-
 class ExactTransformer:
     """Integer weights, multipliers and tables of one model, on one device."""
 

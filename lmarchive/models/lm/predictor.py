@@ -33,8 +33,10 @@ MAX_THREADS = 4
 STREAMS_PER_THREAD = 4
 """A decoding step's streams go to several threads only in groups of at least this many (a
 compiled step takes tens of microseconds, a hand-off to a thread about as long)."""
+
+
 class LMPredictor(TablePredictor):
-    """A model directory (see :mod:`convert`) loaded onto a device."""
+    """A model directory (see :mod:`.model_dir`) loaded onto a device."""
 
     def __init__(self, name: str, directory: Path, device: str = "cpu") -> None:
         self.name = name
