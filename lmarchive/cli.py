@@ -23,7 +23,7 @@ from typing import Any, Self, TextIO
 
 from tqdm import tqdm
 
-from lmarchive import bench
+from lmarchive import bench, jobs
 from lmarchive.container import ContainerReader, EntryRecord, Method
 from lmarchive.device import DEVICES, resolve_device
 from lmarchive.errors import (
@@ -210,13 +210,20 @@ class Console:
         if not self.quiet:
             self.write(line, sys.stdout)
 
-    def warn(self, message: str) -> None:
+    def warn_line(self, line: str) -> None:
+        """A line on stderr unless quiet."""
         if not self.quiet:
-            self.write(f"{PROG}: warning: {message_line(message)}", sys.stderr)
+            self.write(line, sys.stderr)
+
+    def warn(self, message: str) -> None:
+        self.warn_line(f"{PROG}: warning: {message_line(message)}")
 
     def on_event(self, event: Event) -> None:
         """The jobs' event handler."""
         match event:
+            case Preparing(step=jobs.COMPILING):  # a long wait deserves a line of its own, bar or not
+                self.warn_line(f"{PROG}: {jobs.COMPILING}...")
+                self.prepare(event.step)
             case Preparing():
                 self.prepare(event.step)
             case JobStarted():
@@ -415,6 +422,7 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     from lmarchive import selftest
+    from lmarchive.models import jit
 
     device = resolve_device(args.device)
     for key, value in selftest.environment().items():
@@ -423,7 +431,15 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     def report(check: selftest.Check) -> None:
         print(f"PASS  {check.name}" if check.ok else f"FAIL  {check.name}: {check.detail}", flush=True)
 
-    results = selftest.run_selftest(device, report)
+    noticed: list[bool] = []
+
+    def compiling() -> None:
+        if not noticed:
+            noticed.append(True)
+            console.warn_line(f"{PROG}: {jobs.COMPILING}...")
+
+    with jit.compile_notices(compiling):
+        results = selftest.run_selftest(device, report)
     failed = [c for c in results if not c.ok]
     if failed:
         print(f"FAIL: {len(failed)} of {len(results)} checks failed; archives made elsewhere may not decode here")

@@ -35,14 +35,16 @@ from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sourc
 
 PROGRESS_INTERVAL = 0.04
 """Seconds between progress events (about 25 per second)."""
+COMPILING = "compiling the model for this computer (once; up to a minute)"
+"""The Preparing step when numba compiles: the package's shipped code does not fit this CPU or version."""
 SMALLEST_MAX_CHUNK = 64 << 10
 """Lowest largest-chunk size a job accepts: shorter chunks leave adaptive models too little to learn from."""
 
 
 @dataclass(frozen=True)
 class Preparing:
-    """Work between JobStarted and the first byte coded: loading a model, which a first run also
-    compiles (seconds to a minute that no byte count can show)."""
+    """Work that no byte count can show: loading a model before the first byte is coded, or numba
+    compiling one (seconds to a minute, only where the package's compiled code does not fit)."""
 
     step: str
 
@@ -156,6 +158,7 @@ class Job:
         """Entries with content in coding order, and where each ends in the job's byte count."""
         self._last_progress = 0.0
         self._results: list[EntryFinished] = []
+        self._compile_noticed = False
 
     # -- plumbing shared by every job ---------------------------------------------------
     def cancel(self) -> None:
@@ -210,8 +213,14 @@ class Job:
     def _warm_up(self, predictor: Predictor) -> None:
         """Code one byte aside (no archive sees it), so that a first run compiles the model here,
         shown as preparation, rather than as a bar stuck at 0% once the job has started."""
-        self.emit(Preparing("starting the model (slow on a first run)"))
+        self.emit(Preparing("starting the model"))
         predictor.encode_streams([predictor.tokenize(b"\n")], lambda _done: self._check_cancel())
+
+    def _compiling(self) -> None:
+        """numba compiles a kernel (not shipped for this CPU, not in the cache yet): say so, once per job."""
+        if not self._compile_noticed:
+            self._compile_noticed = True
+            self.emit(Preparing(COMPILING))
 
     def _check_cancel(self) -> None:
         if self.cancelled():
@@ -232,9 +241,12 @@ class Job:
 
     def run(self) -> JobFinished:
         """Run to the end; emits JobFinished, then returns it or raises the job's error."""
+        from lmarchive.models import jit  # not at the top: it sets numba up, which `list` and --version never need
+
         started = time.monotonic()
         try:
-            self._run()
+            with jit.compile_notices(self._compiling):
+                self._run()
         except CancelledError:
             self.emit(self._summary(started, ok=False, cancelled=True))
             raise

@@ -2,13 +2,15 @@
 
 Archives made anywhere must decode here, so the user runs this before trusting a new machine:
 it recomputes golden vectors (hashes of every frequency table for fixed inputs, committed with
-the program) for the built-in context model and for a small reference transformer, in both the
-parallel and the incremental pass, and round-trips sample data through a real archive.
+the program) for the built-in context model and for a small reference transformer (its compiled
+one-token step, and where PyTorch is installed the torch engine's parallel and incremental passes),
+and round-trips sample data through a real archive.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import platform
 import random
@@ -25,6 +27,7 @@ from lmarchive.errors import LMArchiveError
 from lmarchive.resources import resources_dir
 
 if TYPE_CHECKING:
+    from lmarchive.models.lm.config import LMConfig
     from lmarchive.models.lm.predictor import LMPredictor
 
 CM2_SAMPLE_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
@@ -106,16 +109,13 @@ def reference_dir() -> Path:
 
 
 def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list[Check]:
-    """Golden vectors of the reference transformer: parallel and incremental on ``device``, and
-    the compiled one-token step (the CPU decoder's engine).
+    """Golden vectors of the reference transformer: the compiled one-token step (the CPU's engine)
+    and, where PyTorch is installed, the torch engine's parallel and incremental passes on ``device``.
 
     Each input (token lists starting with the start token) was run once when the reference was
     made; the sha256 of its tables is stored in lm-golden.json next to the model.
     """
-    import torch
-
     from lmarchive.models.lm.compiled import CompiledLM
-    from lmarchive.models.lm.exact import ExactTransformer
     from lmarchive.models.lm.model_dir import fingerprint, load_model_dir
 
     root = directory or reference_dir()
@@ -129,19 +129,12 @@ def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list
         )
     ]
     config, tensors = load_model_dir(model_dir)
-    engine = ExactTransformer(config, tensors, device=device)
     compiled = CompiledLM(config, tensors)
+    torch_runs = _torch_engine_runs(config, tensors, device) if has_torch() else None
     for case in golden["inputs"]:
-        tokens = torch.tensor([case["tokens"]], dtype=torch.int64, device=device)
-        with torch.no_grad():
-            parallel = engine.forward(tokens, engine.new_cache(1), slice(0, 1))
-            cache = engine.new_cache(1)
-            steps = [engine.forward(tokens[:, i : i + 1], cache, slice(0, 1)) for i in range(tokens.shape[1])]
-        runs = (
-            (f"parallel, {device}", parallel.cpu().numpy()),
-            (f"incremental, {device}", torch.cat(steps, dim=1).cpu().numpy()),
-            ("compiled step, cpu", compiled.tables(np.array(case["tokens"], dtype=np.int64))),
-        )
+        runs = [("compiled step, cpu", compiled.tables(np.array(case["tokens"], dtype=np.int64)))]
+        if torch_runs is not None:
+            runs[:0] = torch_runs(case["tokens"])
         for mode, tables in runs:
             got = table_digest([tables])
             checks.append(
@@ -152,6 +145,35 @@ def lm_golden_checks(device: str = "cpu", directory: Path | None = None) -> list
                 )
             )
     return checks
+
+
+def has_torch() -> bool:
+    """Whether PyTorch is installed: the optional engine for CUDA (and for training)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def _torch_engine_runs(
+    config: LMConfig, tensors: dict[str, np.ndarray], device: str
+) -> Callable[[list[int]], list[tuple[str, np.ndarray]]]:
+    """The torch engine's parallel and incremental tables of one token list, on ``device``."""
+    import torch
+
+    from lmarchive.models.lm.exact import ExactTransformer
+
+    engine = ExactTransformer(config, tensors, device=device)
+
+    def runs(token_list: list[int]) -> list[tuple[str, np.ndarray]]:
+        tokens = torch.tensor([token_list], dtype=torch.int64, device=device)
+        with torch.no_grad():
+            parallel = engine.forward(tokens, engine.new_cache(1), slice(0, 1))
+            cache = engine.new_cache(1)
+            steps = [engine.forward(tokens[:, i : i + 1], cache, slice(0, 1)) for i in range(tokens.shape[1])]
+        return [
+            (f"parallel, {device}", parallel.cpu().numpy()),
+            (f"incremental, {device}", torch.cat(steps, dim=1).cpu().numpy()),
+        ]
+
+    return runs
 
 
 def sample_text(size: int = 24_000) -> bytes:
@@ -245,11 +267,13 @@ def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = N
 
 def environment() -> dict[str, str]:
     """What the checks ran on, for the report."""
+    found = {"python": platform.python_version(), "machine": platform.machine()}
+    if not has_torch():
+        return {**found, "torch": "not installed (needed only for CUDA and training; its engine's checks are skipped)"}
     import torch
 
     return {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
+        **found,
         "torch": torch.__version__,
         "cpu capability": torch.backends.cpu.get_cpu_capability(),
         "threads": str(torch.get_num_threads()),

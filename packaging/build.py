@@ -65,8 +65,11 @@ def build_bundle() -> Path:
     """PyInstaller over packaging/lmarchive.spec, from scratch.
 
     --clean: without it PyInstaller judged its cached PYZ up to date after our modules had changed,
-    and shipped the old byte code (caught by the frozen selftest's golden streams).
+    and shipped the old byte code (caught by the frozen selftest's golden streams).  First the
+    kernels are compiled for every CPU baseline of this architecture (lmarchive/data/jit, which the
+    spec takes with the rest of lmarchive/data), so that the app's first run needs no compiler.
     """
+    run(sys.executable, "-m", "lmarchive.models.jit_seed", "--all")
     run(
         sys.executable,
         "-m",

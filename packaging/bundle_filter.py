@@ -1,9 +1,9 @@
-"""What the PyInstaller spec leaves out of the bundle after analysis: Qt plugins and torch files the app never loads.
+"""What the PyInstaller spec leaves out of the bundle after analysis: Qt plugins the app never loads.
 
 PyInstaller's PySide6 hooks take every plugin of a used Qt module (QtGui brings embedded-Linux
-platforms, PDF and TIFF image readers, a virtual keyboard...), and torch's hook takes every file
-of the package.  The patterns below match destination paths inside the bundle ('/'-separated);
-each is something the app does not use on any of the three systems.
+platforms, PDF and TIFF image readers, a virtual keyboard...).  The patterns below match
+destination paths inside the bundle ('/'-separated); each is something the app does not use on
+any of the three systems.
 """
 
 from __future__ import annotations
@@ -37,23 +37,12 @@ UNNEEDED = (
     # Libraries that only the plugins above link to.
     "*Qt6Pdf*",
     "*Qt6VirtualKeyboard*",
-    # torch files for building extensions against it or testing it, not for running it: C++ test
-    # programs and their libraries (about 135 MB), headers, CMake files, protoc.
-    "torch/include/*",
-    "torch/share/*",
-    "torch/test/*",
-    "torch/bin/*",
-    "torch/lib/*test*",
-    "torch/lib/libbackend_with_compiler*",
-    "torch/lib/libaoti_custom_ops*",
 )
-KEEP = ("torch/bin/torch_shm_manager",)
-"""Exceptions to :data:`UNNEEDED`: torch.multiprocessing starts this helper to share tensors between processes."""
 
 
 def unneeded(dest: str) -> bool:
     path = dest.replace("\\", "/")
-    return path not in KEEP and any(fnmatch(path, pattern) for pattern in UNNEEDED)
+    return any(fnmatch(path, pattern) for pattern in UNNEEDED)
 
 
 def drop_unneeded(toc: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 TIMEOUT_S = 600
-"""Generous: the first start of a frozen torch on a slow shared machine can take a while."""
+"""Generous: a first start on a slow shared machine can take a while."""
 
 
 def executable(folder: Path, name: str) -> Path:

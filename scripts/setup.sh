@@ -29,3 +29,6 @@ if ! .venv/bin/python scripts/qt_probe.py 2>/dev/null; then
         echo "warning: Qt cannot open a window; on Debian/Ubuntu: sudo apt-get install $(echo $qt_libs)" >&2
     fi
 fi
+# The kernels compiled once here (about half a minute), so that the first archive needs no compiler;
+# the wheel carries them too (lmarchive.models.jit_seed; a no-op while the kernel sources are unchanged).
+.venv/bin/python -m lmarchive.models.jit_seed

@@ -50,3 +50,19 @@ def test_cpu_commands_never_import_torch(tmp_path: Path) -> None:
         out = run_cli(*command)
         assert out.rstrip().endswith("loaded:"), (command, out)
     assert (tmp_path / "out" / "notes.txt").read_bytes() == source.read_bytes()
+
+
+def test_selftest_passes_without_torch_installed() -> None:
+    """torch is an optional extra: without it the selftest checks the CPU engines and says what it skipped."""
+    child = "import sys; sys.modules['torch'] = None\nfrom lmarchive.cli import main\nsys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", child, "selftest"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "torch: not installed" in done.stdout
+    assert "compiled step, cpu" in done.stdout and "parallel" not in done.stdout
+    assert "PASS: all" in done.stdout
+    cuda = subprocess.run(
+        [sys.executable, "-c", child, "selftest", "--device", "cuda"], capture_output=True, text=True, timeout=60
+    )
+    assert cuda.returncode == 1 and "PyTorch is not installed" in cuda.stderr

@@ -29,7 +29,7 @@ PrivilegesRequiredOverridesAllowed=dialog commandline
 DefaultDirName={autopf}\{#AppName}
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
-; The bundle holds 64-bit Python, Qt and torch.
+; The bundle holds 64-bit Python, Qt, numba and LLVM.
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
 ; Tell Explorer to refresh icons and handlers after install and uninstall.
@@ -49,7 +49,7 @@ CloseApplications=yes
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 
 [Files]
-; The whole one-folder bundle: both executables and _internal\ (Python, Qt, torch, resources\).
+; The whole one-folder bundle: both executables and _internal\ (Python, Qt, numba, lmarchive\data\).
 Source: "..\..\dist\lmarchive\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]

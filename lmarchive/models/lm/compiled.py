@@ -27,6 +27,8 @@ from lmarchive.models.lm import quant
 
 import numba  # isort: skip
 
+from lmarchive.models import jit_hooks  # noqa: F401  (our cache locator and compile notices)
+
 if TYPE_CHECKING:
     from lmarchive.models.lm.config import LMConfig
 

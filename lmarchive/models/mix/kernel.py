@@ -32,6 +32,8 @@ from lmarchive.models.mix.logistic import SQUASH, STRETCH
 
 import numba  # isort: skip
 
+from lmarchive.models import jit_hooks  # noqa: F401  (our cache locator and compile notices)
+
 N_HASHED = 6
 """Hashed contexts: orders 2, 3, 4, 6, the word context and order 8."""
 N_INPUTS = 2 + N_HASHED + 3

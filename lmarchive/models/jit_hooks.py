@@ -1,0 +1,67 @@
+"""numba's side of :mod:`.jit`: where our kernels' compiled code is found, and word that compiling starts.
+
+numba loads this module itself (it is first in NUMBA_CACHE_LOCATOR_CLASSES, which :mod:`.jit`
+sets) when the first cached function of the process is defined; the kernel modules import it
+too, so that the listener is in place whichever way it loads.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from numba.core import config, event
+from numba.core.caching import _CacheLocator
+
+from lmarchive.models import jit
+
+
+class PackageLocator(_CacheLocator):
+    """The cache of one of our kernel modules: ``<cache>/lmarchive/<module>-<source hash>``.
+
+    numba's own locators key the folder by the source file's absolute path (and, frozen, the
+    stamp by the executable), so code compiled on the build machine would never be found on the
+    user's.  Here folder and stamp depend only on the source's content, the same in a checkout, an
+    installed wheel and the frozen bundle (which ships our modules as .py files as well).
+    """
+
+    def __init__(self, py_func: Any, py_file: str) -> None:
+        self._lineno = py_func.__code__.co_firstlineno
+        self._stamp = jit.source_hash(py_file)
+        self._path = os.path.join(config.CACHE_DIR, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, py_file))
+
+    def get_cache_path(self) -> str:
+        return self._path
+
+    def get_source_stamp(self) -> str:
+        return self._stamp
+
+    def get_disambiguator(self) -> str:
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> PackageLocator | None:
+        """A locator for a function of a kernel module whose source file exists; None for any other."""
+        if py_func.__module__ not in jit.KERNEL_MODULES or not config.CACHE_DIR or not os.path.exists(py_file):
+            return None
+        locator = cls(py_func, py_file)
+        try:
+            locator.ensure_cache_path()
+        except OSError:
+            return None
+        return locator
+
+
+class _CompileListener(event.Listener):
+    """Passes numba's compile events of our kernels to :func:`.jit.compiling` (loads from the cache raise none)."""
+
+    def on_start(self, ev: event.Event) -> None:
+        dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
+        if getattr(getattr(dispatcher, "py_func", None), "__module__", None) in jit.KERNEL_MODULES:
+            jit.compiling()
+
+    def on_end(self, ev: event.Event) -> None:
+        pass
+
+
+event.register("numba:compile", _CompileListener())
