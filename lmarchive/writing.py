@@ -35,6 +35,7 @@ from lmarchive.container import (
 from lmarchive.errors import AccessError, CancelledError, LMArchiveError
 from lmarchive.files import NotARegularFile, file_kind, open_regular
 from lmarchive.models.base import Predictor
+from lmarchive.models.registry import load_model
 from lmarchive.safety import atomic_output
 
 MAX_BATCH_CHUNKS = 64
@@ -153,6 +154,8 @@ class _Pending:
     index: int
     source: Source
     method: Method
+    predictor: Predictor | None
+    """What codes the entry's model chunks: the job's model, or the light one for compressed-looking data."""
     chunk_count: int
     started: float
     crc: int = 0
@@ -206,10 +209,8 @@ def _read_pieces(handle: BinaryIO, size: int, head: bytes, limit: int) -> Iterat
 class _Batcher:
     """Collects chunks from successive entries and codes them together, in order."""
 
-    def __init__(
-        self, writer: ContainerWriter, predictor: Predictor | None, model_name: str, callbacks: WriteCallbacks
-    ) -> None:
-        self.writer, self.predictor, self.model_name, self.cb = writer, predictor, model_name, callbacks
+    def __init__(self, writer: ContainerWriter, callbacks: WriteCallbacks) -> None:
+        self.writer, self.cb = writer, callbacks
         self.queue: list[tuple[_Pending, bytes]] = []
         self.queued_bytes = 0
         self.records: dict[int, EntryRecord] = {}
@@ -224,17 +225,18 @@ class _Batcher:
         if not self.queue:
             return
         results: dict[int, codec.CodedChunk] = {}
-        for method in (Method.STORE, Method.ZSTD, Method.MODEL):
-            picked = [i for i, (state, _) in enumerate(self.queue) if state.method == method]
-            if picked:
-                coded = codec.encode_chunks(
-                    method,
-                    [self.queue[i][1] for i in picked],
-                    self.predictor,
-                    cancel=self.cb.cancel,
-                    progress=self.cb.progress,
-                )
-                results.update(zip(picked, coded, strict=True))
+        groups: dict[tuple[Method, int], list[int]] = {}  # by method, then by the predictor that codes them
+        for i, (state, _) in enumerate(self.queue):
+            groups.setdefault((state.method, id(state.predictor)), []).append(i)
+        for (method, _), picked in sorted(groups.items(), key=lambda group: group[1][0]):
+            coded = codec.encode_chunks(
+                method,
+                [self.queue[i][1] for i in picked],
+                self.queue[picked[0]][0].predictor,
+                cancel=self.cb.cancel,
+                progress=self.cb.progress,
+            )
+            results.update(zip(picked, coded, strict=True))
         for i, (state, _) in enumerate(self.queue):
             c = results[i]
             state.chunks.append(self.writer.write_chunk(c.data, c.orig_len, c.symbols, c.crc32, c.method))
@@ -244,7 +246,7 @@ class _Batcher:
 
     def finish_entry(self, state: _Pending) -> None:
         src = state.source
-        is_model = state.method == Method.MODEL
+        model = state.predictor if state.method == Method.MODEL else None
         record = EntryRecord(
             name=src.arcname,
             type=EntryType.FILE,
@@ -252,8 +254,8 @@ class _Batcher:
             mtime_ns=src.mtime_ns,
             mode=src.mode,
             method=state.method,
-            model=self.model_name if is_model else "",
-            fingerprint=self.predictor.fingerprint if is_model and self.predictor else bytes(32),
+            model=model.name if model is not None else "",
+            fingerprint=model.fingerprint if model is not None else bytes(32),
             gzip_size=state.gzip_size,
             crc32=state.crc if state.size else 0,
             chunks=tuple(state.chunks),
@@ -278,8 +280,8 @@ def write_entries(
 ) -> None:
     """Code ``sources`` into ``writer``: directories at once, files through the batcher."""
     plan = plan or ChunkPlan.for_model(predictor)
-    model_name = predictor.name if predictor is not None else ""
-    batcher = _Batcher(writer, predictor, model_name, callbacks)
+    batcher = _Batcher(writer, callbacks)
+    light = _light_model() if predictor is not None else None
     for index, src in enumerate(sources):
         if callbacks.cancel is not None and callbacks.cancel():
             raise CancelledError("cancelled")
@@ -292,11 +294,11 @@ def write_entries(
         size = len(src.data) if src.data is not None else src.size
         with _open_source(src) as handle:
             first = handle.read(min(plan.min_size, size))
-            method = codec.plan_method(predictor, first)
+            method, coder = codec.plan_method(predictor, first, light)
             # Stored data gains nothing from many chunks; every chunk costs a 25-byte record.
             chunk_size = plan.max_size if method == Method.STORE else plan.size_for(size)
             pieces = _read_pieces(handle, chunk_size, first, size)
-            state = _Pending(index, src, method, -1, started)
+            state = _Pending(index, src, method, coder, -1, started)
             _queue_entry(batcher, state, pieces)
             changed = "grew" if handle.read(1) else "shrank" if state.size < size else None
         if changed is not None and callbacks.notice is not None:
@@ -307,6 +309,11 @@ def write_entries(
     batcher.flush()
     for index in range(len(sources)):
         writer.add_entry(batcher.records[index])
+
+
+def _light_model() -> Predictor:
+    """The ``fast`` profile's model, which codes data that looks already compressed (see codec.plan_method)."""
+    return load_model("fast")
 
 
 def _queue_entry(batcher: _Batcher, state: _Pending, pieces: Iterator[bytes]) -> None:

@@ -165,10 +165,10 @@ def test_looks_compressed_is_false_on_text(rng: random.Random) -> None:
 
 def test_plan_method(rng: random.Random, model: ContextModel) -> None:
     text = text_bytes(rng, 5000)
-    assert codec.plan_method(model, text) == Method.MODEL
-    assert codec.plan_method(None, text) == Method.ZSTD
-    assert codec.plan_method(model, b"\xff\xd8\xff" + text) == Method.ZSTD  # not modelled, but zstd shrinks it
-    assert codec.plan_method(None, random.Random(2).randbytes(8192)) == Method.STORE
+    assert codec.plan_method(model, text) == (Method.MODEL, model)
+    assert codec.plan_method(None, text) == (Method.ZSTD, None)
+    assert codec.plan_method(model, b"\xff\xd8\xff" + text) == (Method.ZSTD, None)  # not modelled, zstd shrinks it
+    assert codec.plan_method(None, random.Random(2).randbytes(8192)) == (Method.STORE, None)
 
 
 def forced_model(model: ContextModel, chunks: list[bytes]) -> list[tuple[ChunkRecord, bytes]]:
@@ -308,10 +308,26 @@ def test_compressed_formats_get_a_zstd_trial_not_a_blind_store() -> None:
     rng = random.Random(7)
     # Repeats 40,000 bytes apart: beyond deflate's 32 KiB window, within zstd's (as a PNG's rows can be).
     weak = b"\x89PNG\r\n\x1a\n" + zlib.compress(rng.randbytes(40_000) * 4, 9)
-    model = load_model("fast")
-    assert codec.plan_method(model, weak) == Method.ZSTD
-    assert codec.plan_method(model, b"\xff\xd8\xff\xe0" + rng.randbytes(70_000)) == Method.STORE
-    assert codec.plan_method(model, b"plain text, " * 1000) == Method.MODEL
+    model = load_model("default")
+    light = load_model("fast")
+    assert codec.plan_method(model, weak, light) == (Method.ZSTD, None)
+    assert codec.plan_method(model, b"\xff\xd8\xff\xe0" + rng.randbytes(70_000), light) == (Method.STORE, None)
+    assert codec.plan_method(model, b"plain text, " * 1000, light) == (Method.MODEL, model)
+
+
+def test_compressed_data_that_only_a_model_shrinks_gets_the_light_model() -> None:
+    """Behind a JPEG signature, bytes that depend on the byte before but are uniform on their own and
+    never repeat: zstd and gzip -9 cannot shrink them, the fast model's order-1 context can (65,536 ->
+    about 50,800 bytes).  The entry is coded by the light model, never the archive's full one."""
+    rng = random.Random(11)
+    sample, last = bytearray(b"\xff\xd8\xff\xe0"), 0
+    for _ in range(70_000):
+        last = (last * 7 + rng.randrange(64)) % 256
+        sample.append(last)
+    model, light = load_model("default"), load_model("fast")
+    assert codec.plan_method(model, bytes(sample), light) == (Method.MODEL, light)
+    assert codec.plan_method(model, bytes(sample)) == (Method.STORE, None)  # without a light model
+    assert codec.plan_method(None, bytes(sample), light) == (Method.STORE, None)  # no model asked for: none used
 
 
 def test_screenshots_are_stored_smaller_than_gzip(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 Built once where the package is built (set-up, the wheel, the installers), for a named CPU
 baseline (see :mod:`.jit`): a fresh process with an empty cache folder codes and decodes a few
-small samples with every installed model, and whatever numba wrote for our kernel modules is
-kept under ``lmarchive/data/jit/<cpu>/<module>-<source hash>/``.  On a user's machine
+small samples with every installed model and runs the selftest, and whatever numba wrote for our
+kernel modules is kept under ``lmarchive/data/jit/<cpu>/<module>-<source hash>/``.  On a user's machine
 :func:`lmarchive.models.jit.install_shipped` copies the folders of the current sources into the
 cache on first use.  Code of other sources is never copied (their hash differs), and code for
 another numba or Python is ignored by numba itself, so a stale build costs time, never results.
@@ -35,9 +35,15 @@ SAMPLES = {
 
 
 def warm_up() -> None:
-    """Code and decode :data:`SAMPLES` with every installed model, on the CPU, in this process."""
+    """Code and decode :data:`SAMPLES` with every installed model, on the CPU, in this process, and
+    run the selftest (its reference LM has a shape of its own, so kernels of other signatures)."""
     import lmarchive
     from lmarchive.models.registry import available_models
+    from lmarchive.selftest import run_selftest
+
+    failed = [check.name for check in run_selftest("cpu") if not check.ok]
+    if failed:
+        raise AssertionError(f"selftest failed: {', '.join(failed)}")
 
     with tempfile.TemporaryDirectory(prefix="lmarchive-warm-up-") as folder:
         for model in available_models():
