@@ -147,6 +147,7 @@ def module_folder(module: str, path: str) -> str:
     return f"{module}-{source_hash(path)}"
 
 
+@functools.cache
 def kernel_sources() -> dict[str, str]:
     """Each kernel module's source file, found without importing it (that would load numba)."""
     found = {}

@@ -25,10 +25,10 @@ class PackageLocator(_CacheLocator):
     installed wheel and the frozen bundle (which ships our modules as .py files as well).
     """
 
-    def __init__(self, py_func: Any, py_file: str) -> None:
+    def __init__(self, py_func: Any, source: str) -> None:
         self._lineno = py_func.__code__.co_firstlineno
-        self._stamp = jit.source_hash(py_file)
-        self._path = os.path.join(config.CACHE_DIR, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, py_file))
+        self._stamp = jit.source_hash(source)
+        self._path = os.path.join(config.CACHE_DIR, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, source))
 
     def get_cache_path(self) -> str:
         return self._path
@@ -41,10 +41,15 @@ class PackageLocator(_CacheLocator):
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> PackageLocator | None:
-        """A locator for a function of a kernel module whose source file exists; None for any other."""
-        if py_func.__module__ not in jit.KERNEL_MODULES or not config.CACHE_DIR or not os.path.exists(py_file):
+        """A locator for a function of a kernel module whose source file exists; None for any other.
+
+        The source is found by module name, not by ``py_file`` (the code object's file name): frozen,
+        that is a path relative to the bundle, which names no file from the user's working folder.
+        """
+        source = jit.kernel_sources().get(py_func.__module__)
+        if source is None or not config.CACHE_DIR:
             return None
-        locator = cls(py_func, py_file)
+        locator = cls(py_func, source)
         try:
             locator.ensure_cache_path()
         except OSError:
