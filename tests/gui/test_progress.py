@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from lmarchive.jobs import CreateJob, EntryStarted, ExtractJob, JobStarted, Preparing, Progress
+from lmarchive.jobs import COMPILING, CreateJob, EntryStarted, ExtractJob, JobStarted, Preparing, Progress
 from lmarchive_gui.progress_panel import ESTIMATING, ProgressPanel
 from lmarchive_gui.worker_process import CREATE, EXTRACT, JobRequest
 
@@ -49,6 +49,19 @@ def test_preparation_is_a_labelled_step_not_a_stuck_zero(panel: ProgressPanel, c
     panel.on_event(Progress(0, 4_000_000, "a.txt", 0, 1_000_000))
     assert panel.overall.maximum() > 0 and panel.overall.value() == 0
     assert panel.overall_text.text().endswith(ESTIMATING)
+
+
+def test_compiling_mid_job_shows_as_preparation_then_the_bar_resumes(panel: ProgressPanel, clock: Clock) -> None:
+    """Where the shipped kernels do not fit, numba compiles when a kernel is first called, which can be
+    after bytes were counted (a decoder's kernel): the wait is named, then the bar comes back."""
+    panel.start(JobRequest(1, EXTRACT, "/x/books.lmz", "default"))
+    panel.on_event(JobStarted("extract", "/x/books.lmz", 1, 1_000_000, "CPU"))
+    panel.on_event(Progress(10_000, 1_000_000, "a.txt", 10_000, 1_000_000))
+    panel.on_event(Preparing(COMPILING))
+    assert panel.overall.maximum() == 0
+    assert panel.overall_text.text() == f"Preparing: {COMPILING}…"
+    panel.on_event(Progress(20_000, 1_000_000, "a.txt", 20_000, 1_000_000))
+    assert panel.overall.maximum() > 0 and panel.overall.value() > 0
 
 
 def test_time_left_waits_for_a_tenth_then_follows_the_recent_pace(panel: ProgressPanel, clock: Clock) -> None:
