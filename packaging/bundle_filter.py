@@ -37,6 +37,8 @@ UNNEEDED = (
     # Libraries that only the plugins above link to.
     "*Qt6Pdf*",
     "*Qt6VirtualKeyboard*",
+    # PyTorch is left out of the bundle (the spec's EXCLUDES), but a hook still copies its metadata.
+    "torch-*.dist-info/*",
 )
 
 
