@@ -61,7 +61,7 @@ def test_double_click_opens_a_folder_and_never_extracts(
 ) -> None:
     window.open_archive(bare_archive(tmp_path / "bare.lmz"))
     jobs: list[object] = []
-    monkeypatch.setattr(window, "_start", jobs.append)
+    monkeypatch.setattr(window.jobs, "_start", jobs.append)
     project = index_of(window, "project")
     assert not window.view.isExpanded(project)
     window.view.activated.emit(project.siblingAtColumn(Column.SIZE))

@@ -17,9 +17,10 @@ from lmarchive.jobs import JobStarted
 from lmarchive.models.registry import DEFAULT_MODEL, resolve
 from lmarchive_gui.entry_model import NAME_ROLE, Column
 from lmarchive_gui.entry_tree import FOLDER_ROLE
-from lmarchive_gui.main_window import MainWindow, default_archive_path, fitted_size
+from lmarchive_gui.main_window import MainWindow, fitted_size
 from lmarchive_gui.settings import Settings, SettingsStore
 from lmarchive_gui.worker import InlineWorker
+from lmarchive_gui.write_flow import default_archive_path
 
 from .conftest import make_archive, make_tree, partial_files, text
 
@@ -526,7 +527,7 @@ def test_open_starts_in_the_folder_used_last(
         starts.append(folder)
         return str(archive), filters
 
-    monkeypatch.setattr("lmarchive_gui.main_window.QFileDialog.getOpenFileName", dialog)
+    monkeypatch.setattr("lmarchive_gui.questions.QFileDialog.getOpenFileName", dialog)
     window.choose_archive()
     assert starts == [str(Path.home())] and window.archive == archive
     window.close_archive()
@@ -540,7 +541,7 @@ def test_open_starts_in_the_folder_used_last(
     shutil.rmtree(tmp_path / "archives")
     again.close_archive()
     monkeypatch.setattr(
-        "lmarchive_gui.main_window.QFileDialog.getOpenFileName", lambda *a: starts.append(a[2]) or ("", "")
+        "lmarchive_gui.questions.QFileDialog.getOpenFileName", lambda *a: starts.append(a[2]) or ("", "")
     )
     again.choose_archive()
     assert starts[-1] == str(Path.home()), "a folder that is gone is not offered"
