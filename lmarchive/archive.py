@@ -198,7 +198,7 @@ class LMZFile:
         entry = self._entry(name)
         if entry.is_dir:
             raise LMArchiveError(f"{entry.name} is a folder")
-        return io.BufferedReader(_MemberStream(reader, entry))  # type: ignore[return-value]
+        return io.BufferedReader(_MemberStream(reader, entry))
 
     def read(self, name: str | LMZInfo) -> bytes:
         with self.open(name) as stream:

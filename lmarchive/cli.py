@@ -282,10 +282,10 @@ def cmd_add(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
-    from lmarchive.extracting import existing_targets
+    from lmarchive.extracting import Resolution, existing_targets
 
-    existing = "replace" if args.overwrite else args.existing
-    resolutions = {}
+    existing: Resolution = "replace" if args.overwrite else args.existing
+    resolutions: dict[str, Resolution] = {}
     if existing in ("skip", "rename"):  # members that are not being extracted are not looked up by the job
         with ContainerReader(args.archive) as reader:
             resolutions = {entry.name: existing for entry, _ in existing_targets(reader.entries, args.output)}

@@ -120,7 +120,7 @@ def plan_method(
     zstd_size = len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(head))
     if zstd_size < len(head) - len(head) // 100 and zstd_size <= gzip_size:
         return Method.ZSTD, None  # good enough: no model trial
-    trials = [(zstd_size, Method.ZSTD, None)]
+    trials: list[tuple[int, Method, Predictor | None]] = [(zstd_size, Method.ZSTD, None)]
     if light is not None and predictor is not None:
         coded = model_encode(light, [light.tokenize(head)], [len(head)])[0]
         trials.append((len(coded), Method.MODEL, light))
@@ -284,11 +284,11 @@ def decode_chunks(
         for i, data in zip(model_items, decoded, strict=True):
             out[i] = data
     result: list[bytes] = []
-    for (record, _), data in zip(items, out, strict=True):
-        assert data is not None
-        if len(data) != record.orig_len or zlib.crc32(data) != record.crc32:
+    for (record, _), chunk in zip(items, out, strict=True):
+        assert chunk is not None
+        if len(chunk) != record.orig_len or zlib.crc32(chunk) != record.crc32:
             raise ChecksumError(CHUNK_CHECKSUM_FAILED)
-        result.append(data)
+        result.append(chunk)
     return result
 
 

@@ -233,7 +233,7 @@ def _child(
                 os.mkdir(folder.at(part), dir_fd=folder.fd)
                 created = True
             continue
-        if created:
+        if created and made is not None:  # only a caller that passed made has folders created
             made(rel, child.identity())
         return child
 

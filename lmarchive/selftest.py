@@ -65,8 +65,10 @@ class Check:
 
 def _cm2_golden() -> Check:
     from lmarchive.models import load_model
+    from lmarchive.models.base import TablePredictor
 
     model = load_model("cm2")
+    assert isinstance(model, TablePredictor)  # a context model: it codes from per-symbol tables
     tables = [t for _, t, _ in model.encode_tables([model.tokenize(cm2_sample())])]
     got = table_digest(tables)
     return Check("cm2 golden tables", got == CM2_SAMPLE_SHA256, f"expected {CM2_SAMPLE_SHA256[:16]}, got {got[:16]}")

@@ -1,6 +1,6 @@
 """The entry tree's view: folders that open and close, kept open across reloads, and drags out.
 
-A drag out extracts the selection first (main_window's docstring says why); the window passes
+A drag out extracts the selection first (drag_out's docstring says why); the window passes
 the function that does it.  Jobs that change the archive reload the whole listing, which resets
 the model: the folders that were open are opened again by name, so adding a file does not
 collapse the tree the user was looking at.
@@ -82,9 +82,11 @@ class EntryView(QTreeView):
         """The view's index of each folder, found through the tree model under the filter proxy (the walk
         goes by folder, not by row: a reload of ten thousand entries should not visit each of them)."""
         proxy = self.model()
-        if not isinstance(proxy, QSortFilterProxyModel) or not isinstance(proxy.sourceModel(), EntryTreeModel):
+        if not isinstance(proxy, QSortFilterProxyModel):
             return {}
         tree = proxy.sourceModel()
+        if not isinstance(tree, EntryTreeModel):
+            return {}
         found = {name: proxy.mapFromSource(tree.index_of(name)) for name in tree.folder_names()}
         return {name: index for name, index in found.items() if index.isValid()}
 

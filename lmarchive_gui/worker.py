@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -32,6 +33,9 @@ from lmarchive.jobs import EntryStarted, JobFinished
 from lmarchive.locking import WriterLock
 from lmarchive.safety import TEMP_PREFIX
 from lmarchive_gui.worker_process import EXTRACT, SELFTEST, WRITING_KINDS, JobOutcome, JobRequest, run_request, serve
+
+if TYPE_CHECKING:
+    from lmarchive.jobs import Event
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ POLL_BUDGET_S = 0.02
 class Worker(QObject):
     """The interface the window talks to; one job at a time."""
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(), which Qt still calls in C++
     finished = Signal(object)
 
     @property
@@ -228,7 +232,7 @@ class ProcessWorker(Worker):
             if message.job_id == running.request.job_id:
                 self._finish(message)
             return
-        job_id, event = message  # type: ignore[misc]
+        job_id, event = cast("tuple[int, Event]", message)  # the worker sends outcomes and (job id, event)
         if job_id != running.request.job_id:
             return
         if isinstance(event, EntryStarted):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as ProcessEvent
 
     from lmarchive.codec import ChunkPlan
+    from lmarchive.extracting import Resolution
     from lmarchive.jobs import CancelFlag, Event, Job, JobFinished
     from lmarchive.reading import Damage
 
@@ -61,7 +62,7 @@ class JobRequest:
     overwrite: bool = False
     keep_going: bool = False
     """For extract: write every intact member of a damaged archive, then report the damaged ones."""
-    resolutions: tuple[tuple[str, str], ...] = ()
+    resolutions: tuple[tuple[str, Resolution], ...] = ()
     """For extract: (member, "replace" | "skip" | "rename") for members whose targets exist."""
     chunk_kib: int = 0
     """Largest chunk for create and add, in KiB (the Settings choice)."""
@@ -136,7 +137,7 @@ def build_job(request: JobRequest, device: str, on_event: Callable[[Event], None
                 members=members,
                 overwrite=request.overwrite,
                 keep_going=request.keep_going,
-                resolutions=dict(request.resolutions),  # type: ignore[arg-type]  # the GUI sends only the three
+                resolutions=dict(request.resolutions),
             )
         case "test":
             return jobs.TestJob(**common, members=members)
@@ -250,7 +251,11 @@ def serve(requests: Queue[JobRequest | None], events: Queue[object], cancel: Pro
                     continue
                 if request is None:
                     return
-                outcome = run_request(request, lambda event, job_id=request.job_id: events.put((job_id, event)), cancel)
+
+                def emit(event: Event, job_id: int = request.job_id) -> None:
+                    events.put((job_id, event))
+
+                outcome = run_request(request, emit, cancel)
                 events.put(outcome)
     except Terminated as exc:
         sys.exit(128 + exc.signum)  # the shell's convention; SystemExit ends the process without a traceback

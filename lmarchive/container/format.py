@@ -132,7 +132,10 @@ def _parse_entry(cur: _Cursor, index: int, data_end: int) -> EntryRecord:
         raise FormatError(f"{where}: {chunk_count} chunks do not fit in the directory")
     table = cur.take(chunk_count * _CHUNK.size, where)
     try:
-        chunks = tuple(ChunkRecord(*fields[:5], Method(fields[5])) for fields in _CHUNK.iter_unpack(table))
+        chunks = tuple(
+            ChunkRecord(offset, coded_len, orig_len, symbols, crc32, Method(method))
+            for offset, coded_len, orig_len, symbols, crc32, method in _CHUNK.iter_unpack(table)
+        )
     except ValueError:
         raise FormatError(f"{where}: a chunk has an unknown coding method") from None
     try:

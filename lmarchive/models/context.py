@@ -81,7 +81,7 @@ class _ContextBatch(PredictorBatch):
         counts = np.take(self.counts, ctx, axis=0).astype(np.int64)
         esc = np.maximum(np.take(self.distinct, ctx), 1)
         weight = np.take(self.totals, ctx) + esc
-        f = counts[:, 0] + esc[:, 0, None]  # D_-1 = 256 is folded in: F_0 / 256
+        f: np.ndarray = counts[:, 0] + esc[:, 0, None]  # D_-1 = 256 is folded in: F_0 / 256
         d = weight[:, 0]
         f = counts[:, 1] * d[:, None] + esc[:, 1, None] * f
         d = d * weight[:, 1]

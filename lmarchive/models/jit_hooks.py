@@ -28,7 +28,8 @@ class PackageLocator(_CacheLocator):
     def __init__(self, py_func: Any, source: str) -> None:
         self._lineno = py_func.__code__.co_firstlineno
         self._stamp = jit.source_hash(source)
-        self._path = os.path.join(config.CACHE_DIR, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, source))
+        cache = config.CACHE_DIR  # type: ignore[attr-defined]  # numba's config sets its names at run time
+        self._path = os.path.join(cache, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, source))
 
     def get_cache_path(self) -> str:
         return self._path
@@ -47,7 +48,7 @@ class PackageLocator(_CacheLocator):
         that is a path relative to the bundle, which names no file from the user's working folder.
         """
         source = jit.kernel_sources().get(py_func.__module__)
-        if source is None or not config.CACHE_DIR:
+        if source is None or not config.CACHE_DIR:  # type: ignore[attr-defined]  # set at run time, as above
             return None
         locator = cls(py_func, source)
         try:

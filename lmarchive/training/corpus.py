@@ -17,6 +17,7 @@ import argparse
 import bz2
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import re
@@ -73,7 +74,12 @@ EXCLUSION_RULE = (
     "Shakespeare, Dickens, Alice/Looking-Glass, Paradise Lost, Far from the Madding Crowd, the King "
     "James Bible, the World Factbook or Reymont."
 )
-OPENERS: dict[str, Callable[..., IO[bytes]]] = {".gz": gzip.open, ".dz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+OPENERS: dict[str, Callable[..., io.BufferedIOBase]] = {
+    ".gz": gzip.open,
+    ".dz": gzip.open,
+    ".bz2": bz2.open,
+    ".xz": lzma.open,
+}
 """Compressed files (man pages, dictzip dictionaries, Emacs Lisp) are kept decompressed."""
 
 

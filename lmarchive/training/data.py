@@ -71,12 +71,12 @@ def iter_documents(root: Path, suffixes: Sequence[str]) -> Iterable[tuple[Path, 
     check_allowed(root)
     if (root / INDEX_NAME).is_file():
         shard_name, shard = "", b""
-        for name, offset, length, source, path in read_index(root):
+        for name, offset, length, source, member in read_index(root):
             if name != shard_name:  # files are indexed shard by shard: hold one shard at a time
                 shard_name, shard = name, (root / name).read_bytes()
             data = shard[offset : offset + length]
-            if (not suffixes or Path(path).suffix in suffixes) and b"\0" not in data[:SNIFF_BYTES]:
-                yield root / source / path, data
+            if (not suffixes or Path(member).suffix in suffixes) and b"\0" not in data[:SNIFF_BYTES]:
+                yield root / source / member, data
         return
     for path in iter_files(root, suffixes):
         if path.stat().st_size <= MAX_FILE_BYTES and not looks_binary(path):

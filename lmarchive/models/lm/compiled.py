@@ -18,7 +18,7 @@ multiply-adds over the outputs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -32,6 +32,8 @@ from lmarchive.models import jit_hooks  # noqa: F401  (our cache locator and com
 if TYPE_CHECKING:
     from lmarchive.models.lm.config import LMConfig
 
+Int: TypeAlias = int | np.int64
+"""An integer scalar of the kernels: numba compiles a Python int and a numpy int64 alike, to int64."""
 # Rows of the per-layer multiplier arrays (each row: mult, shift).
 MD_Q, MD_K, MD_V, MD_ATTN, MD_O, MD_D = range(6)
 """Requantizations of model-width vectors."""
@@ -124,13 +126,13 @@ def pack(config: LMConfig, tensors: Mapping[str, object]) -> tuple:
 
 
 @numba.njit(inline="always", cache=True)
-def _requant(acc: int, mult: int, shift: int, low: int, high: int) -> int:
+def _requant(acc: Int, mult: Int, shift: Int, low: Int, high: Int) -> Int:
     r = (acc * mult + (np.int64(1) << (shift - 1))) >> shift
     return min(max(r, low), high)
 
 
 @numba.njit(inline="always", cache=True)
-def _isqrt(n: int) -> int:
+def _isqrt(n: int) -> Int:
     r = np.int64(np.sqrt(np.float64(n)))
     while r * r > n:
         r -= 1
@@ -222,7 +224,7 @@ def scratch(w: tuple) -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def step(w: tuple, st: tuple, s: int, token: int, freq: np.ndarray, sc: tuple) -> None:
+def step(w: tuple, st: tuple, s: int, token: Int, freq: np.ndarray, sc: tuple) -> None:
     """Feed ``token`` to stream ``s``; write the table for the next token into ``freq``."""
     embed, wq, wk, wv, wo, w1, w3, w2, md, mf, score, w_out, outm, cos, sin, exp_t, logit_t, silu_t, cfg = w
     keys, values, slot_pos, position = st

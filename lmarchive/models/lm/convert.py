@@ -39,7 +39,7 @@ def export_tensors(model: FloatTransformer) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     embed = np.rint(_np(model.embed.weight) * (1 << quant.RESIDUAL_BITS))
     out["embed"] = np.clip(embed, -quant.RESIDUAL_LIMIT, quant.RESIDUAL_LIMIT).astype(np.int32)
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model.blocks()):
         p = f"layers.{i}."
         amax = dict(zip(OBSERVED, _np(layer.amax), strict=True))
         s = {name: amax[name] / quant.QMAX for name in OBSERVED}

@@ -9,6 +9,7 @@ the app only runs the exact engine.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -39,8 +40,27 @@ def rms_quant(h: torch.Tensor) -> torch.Tensor:
     return fake_quant(v, 1.0 / quant.NORM_SCALE, -quant.QMAX, quant.QMAX)
 
 
+class FloatLayer(nn.Module):
+    """One decoder layer's parameters and observer maxima (its computation is :class:`FloatTransformer`'s)."""
+
+    attn_gain: nn.Parameter
+    ffn_gain: nn.Parameter
+    wq: nn.Parameter
+    wk: nn.Parameter
+    wv: nn.Parameter
+    wo: nn.Parameter
+    w1: nn.Parameter
+    w3: nn.Parameter
+    w2: nn.Parameter
+    amax: torch.Tensor
+    """Running max of each of the :data:`OBSERVED` activations (a buffer)."""
+
+
 class FloatTransformer(nn.Module):
     """Llama-style decoder (RMSNorm, RoPE, SwiGLU, sliding-window attention) for training."""
+
+    rope_cos: torch.Tensor
+    rope_sin: torch.Tensor
 
     def __init__(self, config: LMConfig, observer_momentum: float = 0.01) -> None:
         super().__init__()
@@ -52,7 +72,7 @@ class FloatTransformer(nn.Module):
         nn.init.normal_(self.embed.weight, std=1.0)
         self.layers = nn.ModuleList()
         for _ in range(config.n_layers):
-            layer = nn.Module()
+            layer = FloatLayer()
             layer.attn_gain = nn.Parameter(torch.ones(d))
             layer.ffn_gain = nn.Parameter(torch.ones(d))
             for name, shape in (("wq", (d, d)), ("wk", (d, d)), ("wv", (d, d)), ("wo", (d, d))):
@@ -69,7 +89,11 @@ class FloatTransformer(nn.Module):
         self.register_buffer("rope_cos", torch.from_numpy(cos).float() / (1 << quant.ROPE_BITS), persistent=False)
         self.register_buffer("rope_sin", torch.from_numpy(sin).float() / (1 << quant.ROPE_BITS), persistent=False)
 
-    def _observe(self, layer: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+    def blocks(self) -> list[FloatLayer]:
+        """The decoder layers, in order (typed: an nn.ModuleList holds plain Modules)."""
+        return cast("list[FloatLayer]", list(self.layers))
+
+    def _observe(self, layer: FloatLayer, name: str, x: torch.Tensor) -> torch.Tensor:
         """Fake-quantize with the layer's running scale for ``name``, updating it while training."""
         i = OBSERVED.index(name)
         if self.training:
@@ -93,7 +117,7 @@ class FloatTransformer(nn.Module):
         dist = positions[:, None] - positions[None, :]
         mask = (dist >= 0) & (dist < c.window)
         h = self.embed(tokens)
-        for layer in self.layers:
+        for layer in self.blocks():
             x = rms_quant(h)
 
             def proj(w: torch.Tensor, gain: torch.Tensor, inp: torch.Tensor = x) -> torch.Tensor:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -66,11 +67,11 @@ def read_config(path: Path) -> LMConfig:
     if meta.get("format") != FORMAT:
         found = _short(meta["format"]) if "format" in meta else "missing"
         raise ValueError(f"{CONFIG}: format {found}, expected {FORMAT!r}")
-    fields = {field.name: type(field.default) for field in dataclasses.fields(LMConfig)}
+    fields: dict[str, type] = {field.name: type(field.default) for field in dataclasses.fields(LMConfig)}
     unknown = sorted(set(meta) - set(fields) - {"format"})
     if unknown:
         raise ValueError(f"{CONFIG}: unknown key {_short(unknown[0])}")
-    values: dict[str, int | float] = {}
+    values: dict[str, Any] = {}  # each an int or a float, as its field's default
     for name, kind in fields.items():
         if name not in meta:
             raise ValueError(f"{CONFIG}: {name!r} is missing")

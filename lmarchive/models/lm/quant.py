@@ -22,8 +22,12 @@ Integer points of one layer (all grids fixed here or stored per model):
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 QMAX = 127
 RESIDUAL_BITS = 12
@@ -119,7 +123,7 @@ def score_limit(mult: int, layer: int) -> int:
     return ((EXP_TABLE_SIZE << SCORE_SHIFT) // mult) + 1
 
 
-def check_exp_table(table: np.ndarray) -> None:
+def check_exp_table(table: np.ndarray | torch.Tensor) -> None:
     if int(table[-1]) != 0:
         raise ValueError("the attention exp table must end in 0 (it is the masked slots' weight)")
 

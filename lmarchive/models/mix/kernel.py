@@ -28,6 +28,7 @@ import numpy as np
 
 from lmarchive.models import jit  # noqa: F401  (sets numba's cache folder before numba loads)
 from lmarchive.models.lm import compiled
+from lmarchive.models.lm.compiled import Int
 from lmarchive.models.mix.logistic import SQUASH, STRETCH
 
 import numba  # isort: skip
@@ -63,7 +64,7 @@ N_REG = 6
 
 
 @numba.njit(inline="always", cache=True)
-def _sm_next(t: int, y: int) -> int:
+def _sm_next(t: Int, y: Int) -> Int:
     """A context map cell after seeing bit y: 22-bit probability, 10-bit count, rate 1/(n+1.5)."""
     n = t & 1023
     p = t >> 10
@@ -78,13 +79,13 @@ def _sm_next(t: int, y: int) -> int:
 
 
 @numba.njit(inline="always", cache=True)
-def _hash(value: int, salt: int, bits: int) -> int:
+def _hash(value: int, salt: int, bits: int) -> Int:
     h = (np.uint64(value) + np.uint64(salt) * _K2) * _K1
     return np.int64(h >> np.uint64(64 - bits))
 
 
 @numba.njit(inline="always", cache=True)
-def _apm(table: np.ndarray, s: int, ctx: int, p: int) -> tuple[int, int]:
+def _apm(table: np.ndarray, s: int, ctx: Int, p: int) -> tuple[int, int]:
     """Refined probability of p in context ctx, and the cell to update."""
     st = STRETCH[p] + 2048
     lo = st >> 7
@@ -97,14 +98,14 @@ def _apm(table: np.ndarray, s: int, ctx: int, p: int) -> tuple[int, int]:
 def code_byte(
     decode: bool,
     s: int,
-    byte: int,
+    byte: Int,
     lm: np.ndarray,
     use_lm: bool,
     hist: np.ndarray,
     st: tuple,
     co: tuple,
     scratch: tuple,
-) -> int:
+) -> Int:
     """Code (or decode, when ``decode``) one byte of stream s; returns it.
 
     ``lm`` is the LM's frequency table for this byte (ignored unless ``use_lm``); ``hist[s]``
@@ -123,8 +124,8 @@ def code_byte(
             cum[i + 1] = cum[i] + lm[i]
     for i in range(N_HASHED):
         ctx[i] = _context_of(reg, s, i)
-    c0 = 1
-    j = 1
+    c0: Int = 1
+    j: Int = 1
     for k in range(8):
         # --- predict
         if k == 0 or k == 4:
@@ -173,7 +174,7 @@ def code_byte(
         split = np.uint64(4096 - p)
         if decode:
             target = min(low[s] // r, np.uint64(4095))
-            y = 1 if target >= split else 0
+            y: Int = 1 if target >= split else 0
             if y:
                 low[s] -= r * split
                 rng[s] = r * np.uint64(p)
@@ -231,7 +232,7 @@ def code_byte(
 
 
 @numba.njit(inline="always", cache=True)
-def _claim(hashed: np.ndarray, s: int, i: int, h: int, mask: int) -> int:
+def _claim(hashed: np.ndarray, s: int, i: int, h: Int, mask: int) -> Int:
     """First slot of the bucket for hash h in table i: the one holding h's check value, else the
     less used of two candidates, cleared (slot 0 holds the check, slots 1-15 the nodes)."""
     check = (h >> 32) | 1
@@ -249,7 +250,7 @@ def _claim(hashed: np.ndarray, s: int, i: int, h: int, mask: int) -> int:
 
 
 @numba.njit(inline="always", cache=True)
-def _context_of(reg: np.ndarray, s: int, i: int) -> int:
+def _context_of(reg: np.ndarray, s: int, i: int) -> Int:
     """Hashed context i at the current byte boundary, as a 40-bit value."""
     c4 = reg[s, R_C4]
     if i == 0:
@@ -268,7 +269,7 @@ def _context_of(reg: np.ndarray, s: int, i: int) -> int:
 
 
 @numba.njit(inline="always", cache=True)
-def _end_of_byte(s: int, byte: int, mlen: int, hist: np.ndarray, reg: np.ndarray, mht: np.ndarray) -> None:
+def _end_of_byte(s: int, byte: Int, mlen: int, hist: np.ndarray, reg: np.ndarray, mht: np.ndarray) -> None:
     """Shift the byte into the context registers and move the match model on."""
     pos = reg[s, R_POS] + 1
     reg[s, R_POS] = pos

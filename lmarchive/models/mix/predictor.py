@@ -22,7 +22,8 @@ from lmarchive.coding import BatchDecoder, BatchEncoder
 from lmarchive.errors import CancelledError, FormatError, ModelError
 from lmarchive.models.base import ByteSymbols, Predictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
-from lmarchive.models.mix.state import MixParams, new_state
+from lmarchive.models.mix.params import MixParams
+from lmarchive.models.mix.state import new_state
 
 if TYPE_CHECKING:
     from lmarchive.models.lm.compiled import CompiledLM
