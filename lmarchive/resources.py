@@ -3,6 +3,7 @@ PyInstaller bundle (which keeps the package layout) all carry them.  The one pat
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -10,8 +11,10 @@ MODEL_PATH_ENV = "LMARCHIVE_MODEL_PATH"
 """Extra folders (os.pathsep-separated) searched for model directories before the built-in ones."""
 
 
+@functools.cache
 def resources_dir() -> Path:
-    """lmarchive/data/ of the installation: models, selftest vectors, icons."""
+    """lmarchive/data/ of the installation: models, selftest vectors, icons (resolved once: every
+    archive entry looks its model up through here)."""
     return Path(__file__).resolve().parent / "data"
 
 

@@ -10,7 +10,9 @@ concrete one.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,12 +48,36 @@ _BUILTIN: dict[str, Callable[[str], Predictor]] = {
 }
 
 
-def _model_dirs() -> dict[str, Path]:
-    """Model folders by name, the first on the search path winning (a user's folder shadows the
-    shipped one of that name).  Only listed here, never loaded: a broken folder fails when it is
-    used, with its own message, and leaves the other models alone."""
+@dataclass(frozen=True)
+class _Snapshot:
+    """The model folders found by one scan of the search path, and what tells when it is stale."""
+
+    roots: tuple[tuple[Path, int | None], ...]
+    """Each folder on the search path with its modification time (None: not there, or unreadable)."""
+    found: dict[str, Path]
+    unfinished: tuple[Path, ...]
+    """Subfolders that had no config.json yet (a model being copied in): looked at again on every use."""
+    settled: bool
+    """False when a folder changed too recently for its time stamp to show the next change."""
+
+
+_snapshot: _Snapshot | None = None
+SETTLE_S = 2.0
+"""Coarse file systems (FAT, HFS+) stamp folders to the second or two: a change within that time of
+the scan could leave the stamp as it was, so such a snapshot is not reused."""
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _scan(roots: tuple[tuple[Path, int | None], ...]) -> _Snapshot:
     found: dict[str, Path] = {}
-    for root in model_search_path():
+    unfinished: list[Path] = []
+    for root, _ in roots:
         try:
             children = sorted(root.iterdir()) if root.is_dir() else []
         except OSError:  # an unreadable folder on the path holds no models we can use
@@ -60,9 +86,35 @@ def _model_dirs() -> dict[str, Path]:
             try:
                 if (child / "config.json").is_file():
                     found.setdefault(child.name, child)
+                elif child.is_dir():
+                    unfinished.append(child)
             except OSError:
                 continue
-    return found
+    newest = max((mtime for _, mtime in roots if mtime is not None), default=0)
+    settled = time.time_ns() - newest > SETTLE_S * 1e9
+    return _Snapshot(roots, found, tuple(unfinished), settled)
+
+
+def _model_dirs() -> dict[str, Path]:
+    """Model folders by name, the first on the search path winning (a user's folder shadows the
+    shipped one of that name).  Only listed here, never loaded: a broken folder fails when it is
+    used, with its own message, and leaves the other models alone.
+
+    Every archive entry resolves its model, so the listing is a snapshot, scanned again only when a
+    folder on the search path changes (its modification time, as Python's import system does for
+    sys.path) or a subfolder that had no config.json gains one: one stat per folder, not a walk.
+    """
+    global _snapshot
+    roots = tuple((root, _mtime_ns(root)) for root in model_search_path())
+    snapshot = _snapshot
+    if (
+        snapshot is None
+        or not snapshot.settled
+        or snapshot.roots != roots
+        or any((folder / "config.json").is_file() for folder in snapshot.unfinished)
+    ):
+        snapshot = _snapshot = _scan(roots)
+    return dict(snapshot.found)
 
 
 def resolve(name: str) -> str:
