@@ -8,86 +8,28 @@ discards the pending changes, so a failed script never leaves a half-made archiv
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import shutil
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Literal, Self
 
-from lmarchive.container import MAGIC, ContainerReader, EntryRecord, EntryType, validate_name
+from lmarchive.container import MAGIC, ContainerReader, EntryRecord, validate_name
 from lmarchive.errors import ChecksumError, LMArchiveError, MemberNotFoundError, OverwriteError
 from lmarchive.extracting import extract_entries
 from lmarchive.files import NotARegularFile, open_regular
 from lmarchive.jobs import EventHandler, finished_event
 from lmarchive.locking import WriterLock
+from lmarchive.member import LMZInfo as LMZInfo  # the API's member type, re-exported
 from lmarchive.models.registry import DEFAULT_MODEL, load_model
 from lmarchive.reading import ReadCallbacks, iter_chunks, verify_entries
 from lmarchive.writing import Source, WriteCallbacks, collect_tree, default_arcname, write_archive
 
 Mode = Literal["r", "w", "x", "a"]
-
-
-@dataclass(frozen=True)
-class LMZInfo:
-    """One member as listed: sizes, how it was coded, and the gzip -9 size for comparison."""
-
-    name: str
-    size: int
-    packed: int
-    gzip_size: int
-    method: str
-    model: str
-    fingerprint: str | None
-    mtime_ns: int
-    mode: int
-    crc32: int
-    chunks: int
-    type: str
-
-    @classmethod
-    def from_record(cls, entry: EntryRecord) -> LMZInfo:
-        return cls(
-            entry.name,
-            entry.size,
-            entry.packed,
-            entry.gzip_size,
-            entry.method.name.lower(),
-            entry.model,
-            entry.fingerprint.hex() if entry.model else None,
-            entry.mtime_ns,
-            entry.mode,
-            entry.crc32,
-            len(entry.chunks),
-            "dir" if entry.type == EntryType.DIRECTORY else "file",
-        )
-
-    def is_dir(self) -> bool:
-        return self.type == "dir"
-
-    @property
-    def filename(self) -> str:
-        """zipfile's name for :attr:`name`."""
-        return self.name
-
-    @property
-    def file_size(self) -> int:
-        """zipfile's name for :attr:`size`."""
-        return self.size
-
-    @property
-    def compress_size(self) -> int:
-        """zipfile's name for :attr:`packed`."""
-        return self.packed
-
-    @property
-    def modified(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.UTC)
 
 
 class _MemberStream(io.RawIOBase):
@@ -170,11 +112,12 @@ class LMZFile:
         return [e for e in self._reader.entries if e.name not in self._removed and e.name not in self._pending]
 
     def _entry(self, name: str | LMZInfo) -> EntryRecord:
+        """The stored member by name (zipfile's NameToInfo): one dict lookup, not a scan."""
         key = name.name if isinstance(name, LMZInfo) else name
-        for entry in self._entries():
-            if entry.name == key:
-                return entry
-        raise MemberNotFoundError(f"no member named {key!r} in {self.path}")
+        entry = self._reader.get(key) if self._reader is not None else None
+        if entry is None or key in self._removed or key in self._pending:
+            raise MemberNotFoundError(f"no member named {key!r} in {self.path}")
+        return entry
 
     def _require_reader(self) -> ContainerReader:
         self._check_open()

@@ -1,8 +1,9 @@
 """Long operations (create, add, extract, test, delete) as cancellable jobs that emit events.
 
 The CLI turns the events into a progress bar, the GUI into signals, tests just collect them.
-Events are small frozen dataclasses holding plain numbers and strings, so they cross thread
-and process boundaries unchanged.  Nothing here knows about Qt.
+Events are small frozen dataclasses holding plain numbers and strings (EntryFinished holds the
+member's :class:`~lmarchive.member.LMZInfo`, made of the same), so they cross thread and process
+boundaries unchanged.  Nothing here knows about Qt.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from lmarchive.errors import (
 )
 from lmarchive.extracting import Resolution, extract_entries
 from lmarchive.locking import WriterLock
+from lmarchive.member import LMZInfo
 from lmarchive.models.base import Predictor
 from lmarchive.models.registry import DEFAULT_MODEL, load_model, model_for
 from lmarchive.reading import ReadCallbacks, verify_entries
-from lmarchive.writing import EntryResult, Source, WriteCallbacks, collect_sources, write_archive
+from lmarchive.writing import Source, WriteCallbacks, collect_sources, write_archive
 
 PROGRESS_INTERVAL = 0.04
 """Seconds between progress events (about 25 per second)."""
@@ -82,14 +84,10 @@ class Progress:
 
 @dataclass(frozen=True)
 class EntryFinished:
-    name: str
-    size: int
-    packed: int
-    gzip_size: int
+    """A member coded, extracted or verified, as the archive lists it, and the seconds it took."""
+
+    info: LMZInfo
     seconds: float
-    method: str
-    model: str
-    is_dir: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,16 +125,7 @@ class CancelFlag(Protocol):
 
 def finished_event(entry: EntryRecord, seconds: float) -> EntryFinished:
     """The event for an entry as the directory describes it."""
-    return EntryFinished(
-        entry.name,
-        entry.size,
-        entry.packed,
-        entry.gzip_size,
-        seconds,
-        entry.method.name.lower(),
-        entry.model,
-        entry.is_dir,
-    )
+    return EntryFinished(LMZInfo.from_record(entry), seconds)
 
 
 @dataclass
@@ -264,14 +253,14 @@ class Job:
         return summary
 
     def _summary(self, started: float, *, ok: bool, cancelled: bool = False, error: str | None = None) -> JobFinished:
-        files = [r for r in self._results if not r.is_dir]
+        files = [r.info for r in self._results if not r.info.is_dir()]
         return JobFinished(
             ok,
             cancelled,
             len(self._results),
-            sum(r.size for r in files),
-            sum(r.packed for r in files),
-            sum(r.gzip_size for r in files),
+            sum(f.size for f in files),
+            sum(f.packed for f in files),
+            sum(f.gzip_size for f in files),
             time.monotonic() - started,
             error,
         )
@@ -292,7 +281,7 @@ class Job:
     def _write_callbacks(self) -> WriteCallbacks:
         return WriteCallbacks(
             entry_started=lambda s: self._entry_started(s.arcname, s.size),
-            entry_finished=lambda r: self._entry_finished(_result_event(r)),
+            entry_finished=lambda r: self._entry_finished(finished_event(r.record, r.seconds)),
             progress=self._progress,
             cancel=self.cancelled,
             notice=lambda message: self.emit(Notice(message)),
@@ -306,10 +295,6 @@ def device_name(device: str) -> str:
 
         return f"CUDA ({torch.cuda.get_device_name(0)})"
     return device.upper()
-
-
-def _result_event(result: EntryResult) -> EntryFinished:
-    return finished_event(result.record, result.seconds)
 
 
 def _check_plan(plan: ChunkPlan) -> None:

@@ -16,7 +16,7 @@ import platform
 import random
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,8 +48,10 @@ def cm2_sample() -> bytes:
     return b" ".join(words[(i * 7 + i // 3) % len(words)] for i in range(400))
 
 
-def table_digest(tables: list[np.ndarray]) -> str:
-    """sha256 over tables as int64 little-endian, row-major, in order."""
+def table_digest(tables: Iterable[np.ndarray]) -> str:
+    """The golden hash of frequency tables: sha256 (hex) over the tables as int64 little-endian,
+    row-major, in order.  The one definition: the selftest, the tests and scripts/make_lm_golden.py
+    (through tests/lm_child.py) all hash with it."""
     digest = hashlib.sha256()
     for table in tables:
         digest.update(np.ascontiguousarray(table, dtype="<i8").tobytes())

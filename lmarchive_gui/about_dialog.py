@@ -3,7 +3,8 @@
 The facts shown are what a bug report needs; the selftest (see :mod:`lmarchive.selftest`) lets a user
 prove on their own machine that coding and decoding agree exactly.  The model's fingerprint and
 the device come from the worker process: finding them means loading the model and, for
-'automatic', PyTorch, which would freeze the window for seconds if done here.
+'automatic' on a machine with a CUDA driver, PyTorch, which would freeze the window for seconds
+if done here.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def torch_version() -> str:
     try:
         return version("torch")
     except PackageNotFoundError:
-        return "not installed (the built-in model does not need it)"
+        return "not installed (needed only to run models on a CUDA GPU)"
 
 
 def environment_rows() -> list[tuple[str, str]]:

@@ -27,8 +27,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication, QStyle
 
-from lmarchive.container import EntryRecord
+from lmarchive.container import EntryRecord, EntryType, Method
 from lmarchive.jobs import EntryFinished
+from lmarchive.member import LMZInfo
 from lmarchive_gui.formatting import bytes_text, mtime_text, ratio_text, size_text
 from lmarchive_gui.profiles import model_names, model_note
 
@@ -71,44 +72,28 @@ HEADER_TIPS = {
 _NUMERIC = {Column.SIZE, Column.PACKED, Column.RATIO, Column.GZIP}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Row:
-    """One entry as the table shows it."""
+    """One entry as the table shows it: the member as the archive (or the job coding it) lists it."""
 
-    name: str
-    is_dir: bool
-    size: int
-    packed: int
-    gzip_size: int
-    method: str
-    model: str
-    mtime_ns: int | None
-    """None for an entry just coded by a running job; the reload at its end fills it in."""
+    info: LMZInfo
+    stored: bool = True
+    """False for a folder that the archive implies without an entry of its own: it has no time to show."""
 
     @classmethod
-    def from_record(cls, entry: EntryRecord) -> Row:
-        return cls(
-            entry.name,
-            entry.is_dir,
-            entry.size,
-            entry.packed,
-            entry.gzip_size,
-            entry.method.name.lower(),
-            entry.model,
-            entry.mtime_ns,
-        )
-
-    @classmethod
-    def from_event(cls, event: EntryFinished) -> Row:
-        return cls(event.name, event.is_dir, event.size, event.packed, event.gzip_size, event.method, event.model, None)
+    def implied(cls, name: str) -> Row:
+        """The row of a folder that the archive has no entry for."""
+        return cls(LMZInfo.from_record(EntryRecord(name, EntryType.DIRECTORY, 0, 0, 0)), stored=False)
 
     @property
     def ratio(self) -> float | None:
-        return self.packed / self.size if self.size and not self.is_dir else None
+        info = self.info
+        return info.packed / info.size if info.size and not info.is_dir() else None
 
     @property
     def gzip_ratio(self) -> float | None:
-        return self.gzip_size / self.size if self.size and self.gzip_size and not self.is_dir else None
+        info = self.info
+        return info.gzip_size / info.size if info.size and info.gzip_size and not info.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -138,10 +123,10 @@ class EntryTableModel(QAbstractTableModel):
     def set_entries(self, entries: Iterable[EntryRecord]) -> None:
         """Replace every row (one reset, so the view and proxy rebuild once)."""
         self.beginResetModel()
-        self._rows = [Row.from_record(e) for e in entries]
+        self._rows = [Row(LMZInfo.from_record(e)) for e in entries]
         if self._sorting is not None:
             self._rows.sort(key=SORT_KEYS[self._sorting[0]], reverse=self._sorting[1] == Qt.SortOrder.DescendingOrder)
-        self._index = {row.name: i for i, row in enumerate(self._rows)}
+        self._index = {row.info.name: i for i, row in enumerate(self._rows)}
         self.endResetModel()
 
     def clear(self) -> None:
@@ -151,10 +136,10 @@ class EntryTableModel(QAbstractTableModel):
         """Show entries a job has just coded: update rows already there, append the new ones at once."""
         new: list[Row] = []
         for event in events:
-            row = Row.from_event(event)
-            at = self._index.get(row.name)
+            row = Row(event.info)
+            at = self._index.get(row.info.name)
             if at is None:
-                self._index[row.name] = len(self._rows) + len(new)
+                self._index[row.info.name] = len(self._rows) + len(new)
                 new.append(row)
             else:
                 self._rows[at] = row
@@ -172,9 +157,9 @@ class EntryTableModel(QAbstractTableModel):
         self._sorting = (Column(column), order)
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
-        names = [self._rows[i.row()].name for i in before]
+        names = [self._rows[i.row()].info.name for i in before]
         self._rows.sort(key=SORT_KEYS[Column(column)], reverse=order == Qt.SortOrder.DescendingOrder)
-        self._index = {row.name: i for i, row in enumerate(self._rows)}
+        self._index = {row.info.name: i for i, row in enumerate(self._rows)}
         after = [self.index(self._index[name], i.column()) for name, i in zip(names, before, strict=True)]
         self.changePersistentIndexList(before, after)
         self.layoutChanged.emit()
@@ -183,20 +168,20 @@ class EntryTableModel(QAbstractTableModel):
         return self._rows[number]
 
     def names(self) -> list[str]:
-        return [row.name for row in self._rows]
+        return [row.info.name for row in self._rows]
 
     def folders_by_name(self) -> dict[str, bool]:
         """Every entry's name, and whether it is a folder."""
-        return {row.name: row.is_dir for row in self._rows}
+        return {row.info.name: row.info.is_dir() for row in self._rows}
 
     def totals(self) -> Totals:
-        files = [r for r in self._rows if not r.is_dir]
+        files = [r.info for r in self._rows if not r.info.is_dir()]
         return Totals(
             len(self._rows),
             len(self._rows) - len(files),
-            sum(r.size for r in files),
-            sum(r.packed for r in files),
-            sum(r.gzip_size for r in files),
+            sum(f.size for f in files),
+            sum(f.packed for f in files),
+            sum(f.gzip_size for f in files),
         )
 
     # -- QAbstractTableModel --------------------------------------------------------------
@@ -231,72 +216,74 @@ class EntryTableModel(QAbstractTableModel):
 
     def row_data(self, row: Row, column: Column, role: int) -> Any:
         """A cell of ``row`` (in this model or not): the folder tree shows its rows through this."""
+        info = row.info
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
         if role == RATIO_ROLE:
             return None if row.ratio is None else (row.ratio, row.gzip_ratio)
         if role == NAME_ROLE:
-            return row.name
+            return info.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, column)
+            return self._tooltip(info, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
-            return self._folder_icon if row.is_dir else self._file_icon
+            return self._folder_icon if info.is_dir() else self._file_icon
         return None
 
     def _display(self, row: Row, column: Column) -> str:
+        info = row.info
         if column == Column.NAME:
-            return row.name + "/" if row.is_dir else row.name
-        if row.is_dir:
-            return "" if column != Column.MODIFIED or row.mtime_ns is None else mtime_text(row.mtime_ns)
+            return info.name + "/" if info.is_dir() else info.name
+        if info.is_dir():
+            return mtime_text(info.mtime_ns) if column == Column.MODIFIED and row.stored else ""
         match column:
             case Column.SIZE:
-                return size_text(row.size)
+                return size_text(info.size)
             case Column.PACKED:
-                return size_text(row.packed)
+                return size_text(info.packed)
             case Column.RATIO:
-                return ratio_text(row.packed, row.size)
+                return ratio_text(info.packed, info.size)
             case Column.GZIP:
-                return ratio_text(row.gzip_size, row.size) if row.gzip_size else ""
+                return ratio_text(info.gzip_size, info.size) if info.gzip_size else ""
             case Column.METHOD:
-                return row.method
+                return info.method
             case Column.MODEL:
-                return self._model_names.get(row.model, row.model) if row.method == "model" else ""
-        return "" if row.mtime_ns is None else mtime_text(row.mtime_ns)
+                return self._model_names.get(info.model, info.model) if info.coding == Method.MODEL else ""
+        return mtime_text(info.mtime_ns)
 
     @staticmethod
-    def _tooltip(row: Row, column: Column) -> str | None:
+    def _tooltip(info: LMZInfo, column: Column) -> str | None:
         if column == Column.NAME:
-            return row.name
-        if row.is_dir:
+            return info.name
+        if info.is_dir():
             return None
         if column == Column.SIZE:
-            return bytes_text(row.size)
+            return bytes_text(info.size)
         if column == Column.PACKED:
-            return bytes_text(row.packed)
-        if column == Column.MODEL and row.method == "model" and row.model:
-            return f"{row.model}: {model_note(row.model)}"
-        if column in (Column.RATIO, Column.GZIP) and row.size:
-            ours = f"LM Archive: {ratio_text(row.packed, row.size)} of the original ({bytes_text(row.packed)})"
-            if not row.gzip_size:
+            return bytes_text(info.packed)
+        if column == Column.MODEL and info.coding == Method.MODEL and info.model:
+            return f"{info.model}: {model_note(info.model)}"
+        if column in (Column.RATIO, Column.GZIP) and info.size:
+            ours = f"LM Archive: {ratio_text(info.packed, info.size)} of the original ({bytes_text(info.packed)})"
+            if not info.gzip_size:
                 return ours
-            gzip = f"gzip -9: {ratio_text(row.gzip_size, row.size)} ({bytes_text(row.gzip_size)})"
-            saving = 1 - row.packed / row.gzip_size
+            gzip = f"gzip -9: {ratio_text(info.gzip_size, info.size)} ({bytes_text(info.gzip_size)})"
+            saving = 1 - info.packed / info.gzip_size
             verdict = f"{abs(saving):.0%} {'smaller' if saving >= 0 else 'larger'} than gzip -9"
             return f"{ours}\n{gzip}\n{verdict}"
         return None
 
 
 SORT_KEYS: dict[Column, Callable[[Row], Any]] = {
-    Column.NAME: lambda r: (r.name.casefold(), r.name),
-    Column.SIZE: lambda r: r.size,
-    Column.PACKED: lambda r: r.packed,
+    Column.NAME: lambda r: (r.info.name.casefold(), r.info.name),
+    Column.SIZE: lambda r: r.info.size,
+    Column.PACKED: lambda r: r.info.packed,
     Column.RATIO: lambda r: -1.0 if r.ratio is None else r.ratio,
     Column.GZIP: lambda r: -1.0 if r.gzip_ratio is None else r.gzip_ratio,
-    Column.METHOD: lambda r: r.method,
-    Column.MODEL: lambda r: r.model,
-    Column.MODIFIED: lambda r: r.mtime_ns or 0,
+    Column.METHOD: lambda r: r.info.method,
+    Column.MODEL: lambda r: r.info.model,
+    Column.MODIFIED: lambda r: r.info.mtime_ns if r.stored else 0,
 }
 """Raw values to sort on (folders and empty files sort below every real ratio)."""
 

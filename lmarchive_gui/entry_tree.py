@@ -23,25 +23,19 @@ FOLDER_ROLE = Qt.ItemDataRole.UserRole + 4
 class Node:
     """One path of the tree; ``row`` is the stored entry, or a stand-in for a synthesised folder."""
 
-    __slots__ = ("by_label", "children", "label", "parent", "position", "row", "stored")
+    __slots__ = ("by_label", "children", "label", "parent", "position", "row")
 
-    def __init__(self, row: Row, parent: Node | None, stored: bool) -> None:
+    def __init__(self, row: Row, parent: Node | None) -> None:
         self.row = row
         self.parent = parent
-        self.stored = stored
-        self.label = row.name.rsplit("/", 1)[-1]
+        self.label = row.info.name.rsplit("/", 1)[-1]
         self.children: list[Node] = []
         self.by_label: dict[str, Node] = {}
         self.position = 0
 
     @property
     def is_folder(self) -> bool:
-        return self.row.is_dir or bool(self.children)
-
-
-def _implied(name: str) -> Row:
-    """The row of a folder that the archive has no entry for."""
-    return Row(name, True, 0, 0, 0, "", "", None)
+        return self.row.info.is_dir() or bool(self.children)
 
 
 class EntryTreeModel(QAbstractItemModel):
@@ -50,7 +44,7 @@ class EntryTreeModel(QAbstractItemModel):
     def __init__(self, source: EntryTableModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._source = source
-        self._root = Node(_implied(""), None, False)
+        self._root = Node(Row.implied(""), None)
         self._nodes: dict[str, Node] = {}
         self._sorting: tuple[Column, Qt.SortOrder] | None = None
         source.modelReset.connect(self._rebuild)
@@ -61,7 +55,7 @@ class EntryTreeModel(QAbstractItemModel):
     # -- following the flat model ----------------------------------------------------------
     def _rebuild(self) -> None:
         self.beginResetModel()
-        self._root = Node(_implied(""), None, False)
+        self._root = Node(Row.implied(""), None)
         self._nodes = {}
         for number in range(self._source.rowCount()):
             self._place(self._source.row(number), signal=False)
@@ -81,13 +75,13 @@ class EntryTreeModel(QAbstractItemModel):
     def _place(self, row: Row, *, signal: bool) -> None:
         """Put ``row`` at its path, making the folders above it that do not exist yet."""
         parent = self._root
-        parts = row.name.split("/")
+        parts = row.info.name.split("/")
         for depth in range(1, len(parts) + 1):
             name = "/".join(parts[:depth])
             node = self._nodes.get(name)
             last = depth == len(parts)
             if node is None:
-                node = Node(row if last else _implied(name), parent, last)
+                node = Node(row if last else Row.implied(name), parent)
                 node.position = len(parent.children)
                 if signal:
                     self.beginInsertRows(self._index_of(parent), node.position, node.position)
@@ -97,7 +91,7 @@ class EntryTreeModel(QAbstractItemModel):
                 if signal:
                     self.endInsertRows()
             elif last:
-                node.row, node.stored = row, True  # a folder that was synthesised, or an entry coded again
+                node.row = row  # a folder that was synthesised, or an entry coded again
                 if signal:
                     self.dataChanged.emit(self._index_of(node), self._index_of(node, len(Column) - 1))
             parent = node
@@ -182,7 +176,7 @@ class EntryTreeModel(QAbstractItemModel):
         if column == Column.NAME and role == Qt.ItemDataRole.DisplayRole:
             return node.label  # the path is in the tooltip; the tree's indent says where it is
         if column == Column.NAME and role == Qt.ItemDataRole.DecorationRole and node.children:
-            return self._source.row_data(_implied(node.row.name), column, role)
+            return self._source.row_data(Row.implied(node.row.info.name), column, role)
         return self._source.row_data(node.row, column, role)
 
 

@@ -2,7 +2,8 @@
 
 People choose a profile; an archive records the concrete model it was coded with (``cmx``,
 ``cmx+lmb-s1``...).  Those ids appear only in Settings' advanced part and in tooltips.  The speeds
-are the README's measurements of whole archives on a 2-core PC, rounded: an estimate, not a promise.
+are docs/BENCHMARKS.md's measurements of whole archives on a 2-core PC ("Speed and memory", "The
+``lm`` profile"), rounded: an estimate, not a promise.
 """
 
 from __future__ import annotations

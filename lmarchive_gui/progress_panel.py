@@ -152,7 +152,7 @@ class ProgressPanel(QFrame):
                 else:
                     self._show_current()
             case EntryFinished():
-                self._finished_bytes += self._pending.pop(event.name, 0)
+                self._finished_bytes += self._pending.pop(event.info.name, 0)
                 self._show_current()
 
     def rate(self) -> float | None:

@@ -1,7 +1,8 @@
 """The About dialog's selftest: the core's checks plus a round trip with the chosen model.
 
 ``lmarchive.selftest`` proves that this machine computes the reference tables (golden vectors of
-cm2 and of the reference transformer, both passes); on top of that this creates an archive of
+cm2, of the mixing model and of the reference transformer: its compiled step, and torch's passes
+where PyTorch is installed); on top of that this creates an archive of
 varied sample files with the model the user chose, tests it, extracts it and compares byte for
 byte, all through the same jobs the window uses.
 """

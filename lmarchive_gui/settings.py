@@ -56,7 +56,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     threads: int = 0
-    """Threads for the worker's numeric libraries; 0 lets them use every core."""
+    """Threads that code chunks at once in the worker process, which also caps its numeric libraries'
+    pools; 0: automatic (:func:`lmarchive.models.threads.coding_threads`, the libraries at every core)."""
     chunk_kib: int = 0
     """Largest chunk, KiB: smaller chunks decode with more parallelism and use less memory; larger ones
     compress a little better.  Files saved before it existed load with this default, so the schema stays 1."""

@@ -1,11 +1,12 @@
 """Running core jobs off the GUI thread: a long-lived worker process, and an in-process stand-in.
 
-Why a process and not a thread: the model's numpy (later torch) loop holds the GIL between
-library calls, so a codec running in the GUI process makes the window stutter however the work
-is threaded.  A separate process keeps the event loop free, can be killed when a cancel is not
-honoured (a thread cannot be), and a crash in native code takes down only the worker, not the
-window with the user's work in it.  The process uses the spawn start method (the same on every
-OS, and safe with Qt's threads) and stays alive between jobs, so a model loads once.
+Why a process and not a thread: a job holds the GIL whenever it runs Python between its compiled
+calls (the codec around the kernels, the zstd and gzip trials, the files it reads and writes), so
+a codec running in the GUI process would make the window stutter however the work is threaded.
+A separate process keeps the event loop free, can be killed when a cancel is not honoured (a
+thread cannot be), and a crash in native code takes down only the worker, not the window with the
+user's work in it.  The process uses the spawn start method (the same on every OS, and safe with
+Qt's threads) and stays alive between jobs, so a model loads once.
 
 Both workers share one interface: ``submit(request)``, ``cancel()``, ``busy``, ``set_threads()``, ``shutdown()``,
 and the signals ``event`` (a core event of the running job) and ``finished`` (its
@@ -64,7 +65,8 @@ class Worker(QObject):
         raise NotImplementedError
 
     def set_threads(self, threads: int) -> None:
-        """Limit the numeric libraries' threads for later jobs; in-process jobs share the GUI's, already loaded."""
+        """Apply the Threads setting to later jobs (:func:`~lmarchive_gui.worker_process.limit_threads`);
+        the in-process stand-in, for tests, leaves the process's own as they are."""
 
     def shutdown(self) -> None:
         """Stop whatever runs and release the worker's resources; the application is quitting."""
@@ -149,6 +151,8 @@ class ProcessWorker(Worker):
     def __init__(self, threads: int = 0, parent: QObject | None = None, *, cancel_grace_s: float = CANCEL_GRACE_S):
         super().__init__(parent)
         self._threads = threads
+        self._process_threads = threads
+        """The setting the running process applied at its start."""
         self._cancel_grace_s = cancel_grace_s
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -173,7 +177,8 @@ class ProcessWorker(Worker):
         return self._process.pid if self._process is not None and self._process.is_alive() else None
 
     def set_threads(self, threads: int) -> None:
-        """Apply a new thread limit: the process reads it at start, so an idle one is restarted lazily."""
+        """Apply a new thread limit: the process applies it at its start, so an idle one is stopped
+        now and a busy one after its job, and the next job starts a process with the new limit."""
         if threads != self._threads:
             self._threads = threads
             if not self.busy:
@@ -182,6 +187,7 @@ class ProcessWorker(Worker):
     def _start_process(self) -> None:
         self._requests = self._context.Queue()
         self._events = self._context.Queue()
+        self._process_threads = self._threads
         self._process = self._context.Process(
             target=serve,
             args=(self._requests, self._events, self._cancel, self._threads),
@@ -189,12 +195,12 @@ class ProcessWorker(Worker):
             daemon=True,
         )
         self._process.start()
-        log.info("worker process %s started (threads: %s)", self._process.pid, self._threads or "all")
+        log.info("worker process %s started (threads: %s)", self._process.pid, self._threads or "automatic")
 
     def submit(self, request: JobRequest) -> None:
         if self.busy:
             raise RuntimeError("a job is already running")
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or not self._process.is_alive() or self._process_threads != self._threads:
             self._stop_process()
             self._start_process()
         assert self._requests is not None

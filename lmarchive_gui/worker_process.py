@@ -1,7 +1,8 @@
 """The job protocol and what runs inside the worker process: requests in, the jobs' own events out.
 
 No Qt here, and nothing heavy at import time: the worker process imports this module first, and
-the thread limits it sets must be in the environment before numpy (or torch) loads.
+the thread limits it sets for the numeric libraries must be in the environment before numpy (or
+torch) loads.
 
 Protocol, over two multiprocessing queues and one multiprocessing.Event:
 
@@ -220,10 +221,15 @@ def run_request(request: JobRequest, emit: Callable[[Event], None], cancel_flag:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap the numeric libraries' thread pools (0: leave them at every core); before they load."""
+    """Apply the Threads setting (0: automatic) to this process, before numpy or torch loads: the
+    threads that code streams (:mod:`lmarchive.models.threads`; automatic is up to 4), and the
+    numeric libraries' own pools (automatic leaves them at every core)."""
     if threads > 0:
         for name in THREAD_VARIABLES:
             os.environ[name] = str(threads)
+    from lmarchive.models.threads import set_coding_threads  # imports lmarchive, and numpy with it
+
+    set_coding_threads(threads)
 
 
 def serve(requests: Queue[JobRequest | None], events: Queue[object], cancel: ProcessEvent, threads: int) -> None:

@@ -7,7 +7,8 @@ compatibility break that must be explained in the change that regenerates it.
 
 The file holds the test model's fingerprint, a few token inputs (drawn here from a fixed seed and
 stored, so the tests never regenerate them) and the sha256 of all their frequency tables, computed
-by the parallel pass.  The hash definition lives in tests/lm_child.py, shared with the tests.
+by the parallel pass.  The hash is lmarchive.selftest.table_digest, the one the selftest and the
+tests check with; the ways of running the engine are in tests/lm_child.py, shared with the tests.
 
 Usage: python scripts/make_lm_golden.py [--check]
 """

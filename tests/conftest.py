@@ -1,18 +1,23 @@
-"""Helpers shared by the test files: text-like data, folder snapshots and leftover checks.
+"""Helpers shared by the test files: text-like data, folders and their snapshots, leftover checks,
+damaged chunks, the command line, model folders and torch's threads.
 
 Test files import the plain functions (``from conftest import ...``); pytest puts this folder on
-``sys.path`` because the tests are not a package.
+``sys.path`` because the tests are not a package.  Nothing heavy is imported here (torch is
+optional, and loads only for the modules that ask for :func:`one_torch_thread`).
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lmarchive.container import ContainerReader
 from lmarchive.models import registry
+from lmarchive.resources import MODEL_PATH_ENV
 from lmarchive.safety import BACKUP_PREFIX, TEMP_PREFIX
 
 WORDS = (
@@ -65,6 +70,66 @@ def partial_files(root: Path) -> list[Path]:
     """Temporary files the library writes while working (``.lmz-partial-*``) and originals an overwriting
     extraction keeps aside until it succeeds (``.lmz-original-*``), anywhere under ``root``."""
     return sorted([*root.rglob(f"{TEMP_PREFIX}*"), *root.rglob(f"{BACKUP_PREFIX}*")])
+
+
+def make_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative '/'-separated path -> content) under ``root``, folders as needed; ``root``."""
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def corrupt_chunk(archive: Path, member: str, chunk: int = 0, flip: int = 0x04) -> None:
+    """XOR ``flip`` into the middle byte of chunk ``chunk`` of ``member``'s coded data: the directory
+    and its checksum stay valid, the chunk's checksum fails (the same call again undoes it)."""
+    with ContainerReader(archive) as reader:
+        entry = reader.get(member)
+        assert entry is not None and len(entry.chunks) > chunk
+        record = entry.chunks[chunk]
+    blob = bytearray(archive.read_bytes())
+    blob[record.offset + record.coded_len // 2] ^= flip
+    archive.write_bytes(bytes(blob))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """The command line's ``main`` on ``args`` (as strings): its exit code, stdout and stderr."""
+    from lmarchive.cli import main
+
+    code = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def no_tick(_: int) -> None:
+    """A progress callback that ignores the progress."""
+
+
+def forget_loaded_models() -> None:
+    """Make the registry load LM and mixed models afresh (it caches them by name)."""
+    registry._load_lm.cache_clear()
+    registry._load_mix.cache_clear()
+
+
+def use_model_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Point the registry at ``folder`` of model folders (``$LMARCHIVE_MODEL_PATH``), forgetting the
+    models it loaded before."""
+    monkeypatch.setenv(MODEL_PATH_ENV, str(folder))
+    forget_loaded_models()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for a module's tests: tiny models run fastest that way, and steadily on a busy
+    machine (more threads only contend with each other).  A module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -1,20 +1,19 @@
-"""The one definition of the LM golden hashes, and a child process that recomputes them.
+"""The LM golden vectors' ways of running the torch engine, and a child process that recomputes them.
 
 Imported by tests/test_lm_exact.py (in-process checks) and scripts/make_lm_golden.py (which writes
 lmarchive/data/selftest/lm-golden.json); run as a script it is the child process the tests start with a chosen
 thread count and CPU code path (``ATEN_CPU_CAPABILITY``, ``MKL_ENABLE_INSTRUCTIONS``).  It prints
 one JSON object on stdout: the code path torch and MKL actually used and the hashes it computed.
 
-The golden hash of a list of inputs is the sha256 of the concatenation of their frequency tables,
-each table as int64 little-endian bytes, row-major (positions x vocabulary).  Every input is a
-token list fed to ``ExactTransformer.forward`` as given (it starts with the BOS token).
+The golden hash of a list of inputs is :func:`lmarchive.selftest.table_digest` of their frequency
+tables (positions x vocabulary each), the one the selftest checks too.  Every input is a token
+list fed to ``ExactTransformer.forward`` as given (it starts with the BOS token).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ if __name__ == "__main__" and str(ROOT) not in sys.path:  # a child process: the
 
 from lmarchive.models.lm.exact import ExactTransformer  # noqa: E402
 from lmarchive.models.lm.model_dir import load_model_dir  # noqa: E402 - after the path set-up above
+from lmarchive.selftest import table_digest  # noqa: E402
 
 MODEL_DIR = ROOT / "lmarchive" / "data" / "selftest" / "lm-tiny-random"
 GOLDEN_PATH = ROOT / "lmarchive" / "data" / "selftest" / "lm-golden.json"
@@ -55,19 +55,17 @@ def golden_inputs(golden: dict[str, object]) -> list[list[int]]:
     return [list(item["tokens"]) for item in inputs]
 
 
-def table_bytes(tables: torch.Tensor) -> bytes:
-    """int64 little-endian, row-major: the bytes the golden hashes are taken over."""
+def as_array(tables: torch.Tensor) -> np.ndarray:
+    """The tables as numpy int64, as the engine computes them (a float tensor here is a bug, not
+    something to round)."""
     array = tables.detach().cpu().numpy()
     assert array.dtype == np.int64
-    return np.ascontiguousarray(array, dtype="<i8").tobytes()
+    return array
 
 
 def digest(tables: Sequence[torch.Tensor]) -> str:
-    """sha256 (hex) of the concatenated tables."""
-    h = hashlib.sha256()
-    for t in tables:
-        h.update(table_bytes(t))
-    return h.hexdigest()
+    """The golden hash (:func:`lmarchive.selftest.table_digest`) of torch tables."""
+    return table_digest(as_array(t) for t in tables)
 
 
 def run_blocks(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import os
@@ -170,6 +171,23 @@ def test_listing_fields(tmp_path: Path, rng: random.Random) -> None:
             lmz.getinfo("missing")
 
 
+def test_modified_is_exact_for_every_mtime_the_format_holds(tmp_path: Path) -> None:
+    stamps = {
+        "now": (1_700_000_000_123_456_789, dt.datetime(2023, 11, 14, 22, 13, 20, 123456)),  # float seconds: ...457
+        "just before 1970": (-1, dt.datetime(1969, 12, 31, 23, 59, 59, 999999)),
+        "latest": ((1 << 63) - 1, dt.datetime(2262, 4, 11, 23, 47, 16, 854775)),
+        "earliest": (-(1 << 63), dt.datetime(1677, 9, 21, 0, 12, 43, 145224)),
+    }
+    archive = tmp_path / "t.lmz"
+    with lmarchive.open(archive, "w", model=None) as lmz:
+        for name, (mtime_ns, _) in stamps.items():
+            lmz.writestr(name, b"x", mtime_ns=mtime_ns)
+    with lmarchive.open(archive) as lmz:
+        for name, (mtime_ns, moment) in stamps.items():
+            info = lmz.getinfo(name)
+            assert (info.mtime_ns, info.modified) == (mtime_ns, moment.replace(tzinfo=dt.UTC))
+
+
 def test_packed_is_the_sum_of_the_coded_chunks(tmp_path: Path, rng: random.Random) -> None:
     archive, _ = make_sample(tmp_path, rng)
     with lmarchive.open(archive) as lmz, ContainerReader(archive) as reader:
@@ -311,6 +329,9 @@ def test_append_adds_replaces_and_removes(tmp_path: Path, rng: random.Random) ->
         lmz.writestr("replace.txt", b"new content")
         lmz.remove("gone.txt")
         assert lmz.namelist() == ["keep.txt"]  # pending members are listed once written
+        for hidden in ("gone.txt", "replace.txt"):  # nor looked up by name until then
+            with pytest.raises(MemberNotFoundError):
+                lmz.getinfo(hidden)
         with pytest.raises(MemberNotFoundError):
             lmz.remove("never-there")
     with lmarchive.open(archive) as lmz:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import no_tick
 
 import lmarchive
 from lmarchive import cli
@@ -28,10 +29,6 @@ ZEROS = bytes(256 << 10)
 STOPPED = "ends too early|more than it can hold"
 """The two ways a bounded decoder refuses a chunk: it read past the end, or (with a model that
 bounds its confidence) the claim is more than the coded bytes can hold, refused before decoding."""
-
-
-def no_tick(_: int) -> None:
-    pass
 
 
 def write_model_archive(

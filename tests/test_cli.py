@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from lmarchive import bench, cli
+from lmarchive import bench
 from lmarchive.cli import main
+from lmarchive.cli.console import Console
 from lmarchive.container import ContainerReader
+from lmarchive.device import resolve_device
 from lmarchive.models import registry
 from lmarchive.models.registry import DEFAULT_MODEL, available_models, resolve
 from lmarchive.writing import Source, WriteCallbacks, write_archive
@@ -292,7 +294,7 @@ def test_device_cuda_without_torch(
         code, _, err = run(capsys, *args)
         assert code == 1
         assert_error(err, "CUDA requested but not available")
-    assert cli.resolve_device("auto") == cli.resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == resolve_device("cpu") == "cpu"
     assert run(capsys, "test", "--device", "cpu", archive)[0] == 0
 
 
@@ -361,11 +363,11 @@ def test_truncated_or_foreign_archive(capsys: pytest.CaptureFixture[str], archiv
 def test_ctrl_c_exits_130_and_leaves_no_archive(
     capsys: pytest.CaptureFixture[str], sample: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupt(self: cli.Console, event: object) -> None:
+    def interrupt(self: Console, event: object) -> None:
         if type(event).__name__ == "Progress":
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.Console, "on_event", interrupt)
+    monkeypatch.setattr(Console, "on_event", interrupt)
     code, out, err = run(capsys, "create", tmp_path / "c.lmz", sample[0])
     assert (code, out, err) == (130, "", "lmarchive: cancelled\n")
     assert list(tmp_path.iterdir()) == []

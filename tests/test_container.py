@@ -1,7 +1,7 @@
 """Tests of the .lmz container: round trips, the byte layout, and every way a reader must refuse.
 
-Hostile directories are built here with struct straight from docs/FORMAT.md rather than with the
-module's own encoder, so these tests also check the code against the written specification.
+Hostile directories are built with tests/raw_format.py, struct straight from docs/FORMAT.md rather
+than the module's own encoder, so these tests also check the code against the written specification.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from raw_format import crc, raw_archive, raw_chunk, raw_entry
 
 from lmarchive.container import (
     FOOTER_SIZE,
@@ -32,11 +33,6 @@ from lmarchive.errors import ChecksumError, FormatError, UnsafePathError
 
 FINGERPRINT = bytes(range(32))
 MTIME = 1_700_000_000_123_456_789
-
-
-def crc(data: bytes) -> int:
-    """CRC32 as the format defines it."""
-    return zlib.crc32(data)
 
 
 def toy_code(piece: bytes, method: Method) -> bytes:
@@ -108,67 +104,6 @@ def sample_archive() -> tuple[bytes, tuple[EntryRecord, ...], dict[str, bytes]]:
 def decode(reader: ContainerReader, entry: EntryRecord) -> bytes:
     """Undo this test file's toy methods, each chunk by its own method."""
     return b"".join(toy_code(reader.read_chunk(chunk), chunk.method) for chunk in entry.chunks)
-
-
-# --- a second, independent encoder, written from docs/FORMAT.md -----------------------------
-
-
-def raw_chunk(
-    offset: int, coded_len: int, orig_len: int, symbols: int | None = None, crc32: int = 0, method: int = 0
-) -> bytes:
-    """A 25-byte chunk record."""
-    count = orig_len if symbols is None else symbols
-    return struct.pack("<QIIIIB", offset, coded_len, orig_len, count, crc32, method)
-
-
-def raw_entry(
-    name: bytes,
-    *,
-    type_: int = 0,
-    size: int = 0,
-    mtime: int = 0,
-    mode: int = 0o644,
-    method: int = 0,
-    model: bytes = b"",
-    fingerprint: bytes = bytes(32),
-    gzip_size: int = 0,
-    crc32: int = 0,
-    chunks: tuple[bytes, ...] = (),
-    chunk_count: int | None = None,
-) -> bytes:
-    """A directory entry."""
-    count = len(chunks) if chunk_count is None else chunk_count
-    return (
-        struct.pack("<H", len(name))
-        + name
-        + struct.pack("<BQqIB", type_, size, mtime, mode, method)
-        + struct.pack("<B", len(model))
-        + model
-        + (fingerprint if model else b"")
-        + struct.pack("<QII", gzip_size, crc32, count)
-        + b"".join(chunks)
-    )
-
-
-def raw_archive(
-    data: bytes,
-    entries: list[bytes],
-    *,
-    count: int | None = None,
-    version: tuple[int, int] = (1, 0),
-    footer_version: tuple[int, int] | None = None,
-    trailing: bytes = b"",
-) -> bytes:
-    """Header + chunk data + directory + footer, with correct CRCs unless a test breaks them."""
-    header_body = MAGIC + struct.pack("<HH", *version)
-    header = header_body + struct.pack("<I", crc(header_body))
-    n = len(entries) if count is None else count
-    directory = struct.pack("<I", n) + b"".join(entries) + trailing
-    offset = len(header) + len(data)
-    footer_body = b"LMZDIR\x00\x01" + struct.pack(
-        "<QQIIHH", offset, len(directory), n, crc(directory), *(footer_version or version)
-    )
-    return header + data + directory + footer_body + struct.pack("<I", crc(footer_body))
 
 
 def resign(blob: bytes) -> bytes:

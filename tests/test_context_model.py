@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
 
 import numpy as np
@@ -16,6 +15,7 @@ from lmarchive.coding import MAX_TOTAL
 from lmarchive.errors import ModelError
 from lmarchive.models import ContextModel, ContextModelParams, Predictor, available_models, load_model, model_for
 from lmarchive.models.base import sha256_of
+from lmarchive.selftest import table_digest
 
 
 def sequences_for(rng: random.Random) -> list[np.ndarray]:
@@ -76,7 +76,7 @@ def table_hashes(steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]], stream:
     for streams, tables, _ in steps:
         rows = np.flatnonzero(streams == stream)
         if rows.size:
-            hashes.append(hashlib.sha256(tables[rows[0]].astype("<i8").tobytes()).hexdigest())
+            hashes.append(table_digest([tables[rows[0]]]))
     return hashes
 
 

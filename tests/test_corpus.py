@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_tree
 
 from lmarchive.training import corpus, synthetic
-from lmarchive.training.corpus import Fetched, Source
 from lmarchive.training.data import read_index
+from lmarchive.training.fetching import Fetched
+from lmarchive.training.selection import is_benchmark_name, is_benchmark_text, matches, select
+from lmarchive.training.shards import ShardWriter
+from lmarchive.training.source_list import CATEGORIES, Source, load_sources, parse_sources
 
 GOOD = """
 exclude_everywhere = ["usr/share/doc/*/copyright"]
@@ -48,15 +52,8 @@ def src(**kw: Any) -> Source:
     return Source(**{"package": "p", **base, **kw})
 
 
-def tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
-
-
 def test_parse_sources() -> None:
-    docs, models = corpus.parse_sources(GOOD)
+    docs, models = parse_sources(GOOD)
     assert docs.include == ("usr/share/doc/**",)
     assert docs.exclude == ("**/*.png", "usr/share/doc/*/copyright")
     assert (models.kind, models.version, models.dist, models.include) == ("pypi", "1.35.0", "wheel", ("**",))
@@ -77,14 +74,14 @@ def test_parse_sources() -> None:
 )
 def test_parse_sources_rejects(edit: tuple[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        corpus.parse_sources(GOOD.replace(*edit, 1))
+        parse_sources(GOOD.replace(*edit, 1))
 
 
 def test_shipped_source_list_is_valid() -> None:
-    sources = corpus.load_sources()
+    sources = load_sources()
     names = {s.name for s in sources}
     assert {"fortunes", "tzdata", "libpython3.11-stdlib", "synthetic", "manpages", "botocore", "coreutils"} <= names
-    assert {s.category for s in sources} == set(corpus.CATEGORIES)
+    assert {s.category for s in sources} == set(CATEGORIES)
     binary = sum(s.cap for s in sources if s.category == "binary")
     assert 0 < binary < 0.05 * sum(s.cap for s in sources)
 
@@ -103,12 +100,12 @@ def test_shipped_source_list_is_valid() -> None:
     ],
 )
 def test_glob(pattern: str, path: str, hit: bool) -> None:
-    assert corpus.matches(path, [pattern]) is hit
+    assert matches(path, [pattern]) is hit
 
 
 def test_select_filters_excludes_benchmarks_and_dedups(tmp_path: Path) -> None:
     gutenberg = b"The Project Gutenberg EBook of The Complete Works of William Shakespeare\n" + b"x\n" * 100
-    root = tree(
+    root = make_tree(
         tmp_path,
         {
             "usr/share/doc/p/guide.txt": b"a guide\n",
@@ -125,41 +122,39 @@ def test_select_filters_excludes_benchmarks_and_dedups(tmp_path: Path) -> None:
     )
     (root / "usr/share/doc/p/link.txt").symlink_to("/etc/hostname")
     seen: set[bytes] = set()
-    sel = corpus.select(
-        root, src(include=("usr/share/doc/**",), exclude=("**/*.png",), max_file_bytes=1000), 10**6, seen
-    )
+    sel = select(root, src(include=("usr/share/doc/**",), exclude=("**/*.png",), max_file_bytes=1000), 10**6, seen)
     (kept_guide, guide), page = sel.files  # one of the two identical guides, whichever came first
     assert kept_guide in ("usr/share/doc/p/copy.txt", "usr/share/doc/p/guide.txt") and guide == b"a guide\n"
     assert page == ("usr/share/doc/p/page.1.gz", b".TH PAGE 1\n")  # stored decompressed
     assert sel.skipped == {"not_included": 2, "benchmark": 3, "binary": 1, "too_big": 1, "duplicate": 1}
-    again = corpus.select(root, src(include=("usr/share/doc/**",), exclude=("**/*.png",)), 10**6, seen)
+    again = select(root, src(include=("usr/share/doc/**",), exclude=("**/*.png",)), 10**6, seen)
     assert again.files == [("usr/share/doc/p/big.txt", b"y" * 1001)]  # the rest was seen before
 
 
 def test_benchmark_rules() -> None:
     for name in ("x/alice29.txt", "y/paper3", "z/Dickens", "w/bible.txt.bz2", "v/enwik8"):
-        assert corpus.is_benchmark_name(name), name
-    assert not corpus.is_benchmark_name("x/paper7") and not corpus.is_benchmark_name("x/book1.html")
+        assert is_benchmark_name(name), name
+    assert not is_benchmark_name("x/paper7") and not is_benchmark_name("x/book1.html")
     pg = b"*** START OF THE PROJECT GUTENBERG EBOOK ALICE'S ADVENTURES IN WONDERLAND ***\n"
-    assert corpus.is_benchmark_text(pg) and corpus.is_benchmark_text(b"text\n" * 50000 + pg)
-    assert not corpus.is_benchmark_text(b"Project Gutenberg edition of Moby Dick\n")
-    assert not corpus.is_benchmark_text(b"Shakespeare wrote plays\n")
+    assert is_benchmark_text(pg) and is_benchmark_text(b"text\n" * 50000 + pg)
+    assert not is_benchmark_text(b"Project Gutenberg edition of Moby Dick\n")
+    assert not is_benchmark_text(b"Shakespeare wrote plays\n")
 
 
 def test_cap_cuts_at_line_end_and_binary_category(tmp_path: Path) -> None:
-    root = tree(tmp_path / "t", {f"f{i}.txt": f"line {i}\n".encode() * 20 for i in range(5)})
-    sel = corpus.select(root, src(), 300, set())
+    root = make_tree(tmp_path / "t", {f"f{i}.txt": f"line {i}\n".encode() * 20 for i in range(5)})
+    sel = select(root, src(), 300, set())
     assert 0 < sum(len(d) for _, d in sel.files) <= 300 and sel.truncated == 1
     assert all(d.endswith(b"\n") for _, d in sel.files)
     assert sel.files == sorted(sel.files)
-    root = tree(tmp_path / "b", {"bin/a": b"\x7fELF\0" * 10, "bin/b": b"text only\n"})
-    sel = corpus.select(root, src(category="binary"), 10**6, set())
+    root = make_tree(tmp_path / "b", {"bin/a": b"\x7fELF\0" * 10, "bin/b": b"text only\n"})
+    sel = select(root, src(category="binary"), 10**6, set())
     assert [p for p, _ in sel.files] == ["bin/a"] and sel.skipped == {"not_binary": 1}
 
 
 def test_shards_and_index_round_trip(tmp_path: Path) -> None:
     files = [("s1", f"dir/f{i}", bytes([65 + i]) * (10 + i)) for i in range(6)] + [("s2", "x/y z", b"")]
-    writer = corpus.ShardWriter(tmp_path, shard_bytes=40)
+    writer = ShardWriter(tmp_path, shard_bytes=40)
     for source, path, data in files:
         writer.add(source, path, data)
     shards = writer.close()
@@ -176,7 +171,7 @@ def fake_fetch(packages: dict[str, dict[str, bytes]]) -> Callable[[Source, Path]
     """A stand-in for ``corpus.fetch`` that unpacks prepared trees instead of downloading."""
 
     def fetch(s: Source, work: Path) -> Fetched:
-        root = tree(work / "root", packages[s.name])
+        root = make_tree(work / "root", packages[s.name])
         return Fetched(root, "1.0-1", f"{s.package}_1.0-1_all.deb", "ab" * 32)
 
     return fetch
@@ -194,7 +189,7 @@ PACKAGES = {
 
 def test_build_manifest_and_determinism(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(corpus, "fetch", fake_fetch(PACKAGES))
-    sources = corpus.parse_sources(GOOD)
+    sources = parse_sources(GOOD)
     outputs = []
     for out in (tmp_path / "one", tmp_path / "two"):
         manifest = corpus.build(out, sources, log=lambda _: None)
@@ -229,7 +224,7 @@ def test_build_manifest_and_determinism(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_total_and_per_source_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(corpus, "fetch", fake_fetch(PACKAGES))
-    manifest = corpus.build(tmp_path, corpus.parse_sources(GOOD), max_bytes_per_source=6, total_max=8, log=print)
+    manifest = corpus.build(tmp_path, parse_sources(GOOD), max_bytes_per_source=6, total_max=8, log=print)
     docs, models = manifest["sources"]
     assert docs["cap"] == 6 and 0 < docs["bytes"] <= 6
     assert models["cap"] == 8 - docs["bytes"] and models["bytes"] <= models["cap"]
@@ -239,7 +234,7 @@ def test_refuses_benchmark_paths(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="benchmark"):
         corpus.build(Path("/work/shared/corpus/out"), [], log=print)
     with pytest.raises(ValueError, match="benchmark"):
-        corpus.load_sources(Path("../shared/corpus/sources.toml"))
+        load_sources(Path("../shared/corpus/sources.toml"))
     with pytest.raises(SystemExit):
         corpus.main(["build", "--out", str(tmp_path), "--only", "no-such-source"])
 

@@ -8,12 +8,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import partial_files, text_bytes
+from conftest import corrupt_chunk, make_tree, partial_files, text_bytes
 
 import lmarchive
 from lmarchive import cli
 from lmarchive.codec import ChunkPlan
-from lmarchive.container import ContainerReader, ContainerWriter, EntryRecord, EntryType, Method
+from lmarchive.container import ContainerWriter, EntryRecord, EntryType, Method
 from lmarchive.errors import DamagedArchiveError
 from lmarchive.jobs import CreateJob, EntryFailed, EntryFinished, Event, TestJob
 from lmarchive.reading import Damage
@@ -28,30 +28,20 @@ def members(rng: random.Random) -> dict[str, bytes]:
 
 
 def make(tmp_path: Path, members: dict[str, bytes]) -> Path:
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, data in members.items():
-        (src / name).write_bytes(data)
+    src = make_tree(tmp_path / "src", members)
     archive = tmp_path / "d.lmz"
     plan = ChunkPlan(min_size=PIECE, max_size=PIECE)
     CreateJob(archive=archive, paths=sorted(src.iterdir()), model="fast", plan=plan).run()
     return archive
 
 
-def damage_chunk(archive: Path, name: str, index: int) -> None:
-    """Flip one byte in the middle of chunk ``index`` of ``name`` (its checksum then fails)."""
-    with ContainerReader(archive) as reader:
-        entry = reader.get(name)
-        assert entry is not None and len(entry.chunks) > index
-        chunk = entry.chunks[index]
-    blob = bytearray(archive.read_bytes())
-    blob[chunk.offset + chunk.coded_len // 2] ^= 0x5A
-    archive.write_bytes(bytes(blob))
+DAMAGE = 0x5A
+"""The bits :func:`conftest.corrupt_chunk` flips here (flipping them again undoes the damage)."""
 
 
 def test_test_names_the_damaged_member_and_range_and_checks_the_rest(tmp_path: Path, members: dict[str, bytes]) -> None:
     archive = make(tmp_path, members)
-    damage_chunk(archive, "b.txt", 1)
+    corrupt_chunk(archive, "b.txt", 1, flip=DAMAGE)
     events: list[Event] = []
     with pytest.raises(DamagedArchiveError) as info:
         TestJob(archive=archive, on_event=events.append).run()
@@ -60,22 +50,22 @@ def test_test_names_the_damaged_member_and_range_and_checks_the_rest(tmp_path: P
     assert "'b.txt': bytes 65,536-131,071 (chunk 2)" in str(info.value)
     assert "a.txt" not in str(info.value) and "c.txt" not in str(info.value)
     assert [e.name for e in events if isinstance(e, EntryFailed)] == ["b.txt"]
-    assert sorted(e.name for e in events if isinstance(e, EntryFinished)) == ["a.txt", "c.txt"]
+    assert sorted(e.info.name for e in events if isinstance(e, EntryFinished)) == ["a.txt", "c.txt"]
 
 
 def test_the_cli_lists_every_damaged_range(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, members: dict[str, bytes]
 ) -> None:
     archive = make(tmp_path, members)
-    damage_chunk(archive, "a.txt", 0)
-    damage_chunk(archive, "b.txt", 2)
+    corrupt_chunk(archive, "a.txt", 0, flip=DAMAGE)
+    corrupt_chunk(archive, "b.txt", 2, flip=DAMAGE)
     assert cli.main(["test", str(archive)]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("lmarchive: damaged: 'a.txt': bytes 0-65,535 (chunk 1): ")
     assert lines[1].startswith("lmarchive: damaged: 'b.txt': bytes 131,072-196,607 (chunk 3): ")
     assert lines[2] == "lmarchive: error: 2 damaged ranges in 2 members; everything else is intact"
     assert len(lines) == 3
-    damage_chunk(archive, "b.txt", 2)  # undo: one damaged range is told in the error line alone
+    corrupt_chunk(archive, "b.txt", 2, flip=DAMAGE)  # undo: one damaged range is told in the error line alone
     assert cli.main(["test", str(archive)]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("lmarchive: error: 'a.txt': bytes 0-65,535 (chunk 1): ")
@@ -85,7 +75,7 @@ def test_extract_without_keep_going_writes_nothing_and_blames_one_member(
     tmp_path: Path, members: dict[str, bytes]
 ) -> None:
     archive = make(tmp_path, members)
-    damage_chunk(archive, "b.txt", 1)
+    corrupt_chunk(archive, "b.txt", 1, flip=DAMAGE)
     out = tmp_path / "out"
     with lmarchive.open(archive) as lmz, pytest.raises(lmarchive.ChecksumError) as info:
         lmz.extractall(out)
@@ -97,7 +87,7 @@ def test_keep_going_writes_every_intact_member_and_the_rest_of_a_damaged_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, members: dict[str, bytes]
 ) -> None:
     archive = make(tmp_path, members)
-    damage_chunk(archive, "b.txt", 1)
+    corrupt_chunk(archive, "b.txt", 1, flip=DAMAGE)
     out = tmp_path / "out"
     assert cli.main(["extract", "--keep-going", str(archive), "-o", str(out)]) == 1
     (err,) = capsys.readouterr().err.splitlines()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import text_bytes
 
-from lmarchive.cli import Console
+from lmarchive.cli.console import Console
 from lmarchive.errors import CancelledError
 from lmarchive.jobs import CreateJob, EntryFinished, Event, ExtractJob, Job, JobStarted, Preparing, Progress
 from lmarchive.models.mix.params import FAST_PARAMS
@@ -115,7 +115,7 @@ def test_jobs_prepare_after_starting_and_lay_out_their_entries(tmp_path: Path, r
         kinds = [type(e) for e in events]
         assert kinds[0] is JobStarted and Preparing in kinds
         assert kinds.index(Preparing) < kinds.index(Progress)  # the model is ready before bytes are counted
-        sizes = {e.name: e.size for e in events if isinstance(e, EntryFinished) and not e.is_dir}
+        sizes = {e.info.name: e.info.size for e in events if isinstance(e, EntryFinished) and not e.info.is_dir()}
         order = list(sizes)
         before = {name: sum(sizes[n] for n in order[: order.index(name)]) for name in order}
         for p in (e for e in events if isinstance(e, Progress)):

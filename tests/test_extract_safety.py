@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import partial_files, snapshot
+from conftest import corrupt_chunk, partial_files, snapshot
 
 import lmarchive
 from lmarchive import extracting, reading, safety
-from lmarchive.container import ContainerReader, EntryRecord
+from lmarchive.container import EntryRecord
 from lmarchive.errors import ExtractError, FormatError, OverwriteError, UnsafePathError
 from lmarchive.jobs import ExtractJob
 
@@ -56,17 +56,6 @@ def make_archive(path: Path, members: dict[str, bytes], modes: dict[str, int] | 
         for name, data in members.items():
             lmz.writestr(name, data, mode=(modes or {}).get(name, 0o644))
     return path
-
-
-def corrupt_chunk(archive: Path, member: str) -> None:
-    """Flip a bit in the middle of the member's first coded chunk; the directory stays valid."""
-    with ContainerReader(archive) as reader:
-        entry = reader.get(member)
-        assert entry is not None
-        offset = entry.chunks[0].offset + entry.chunks[0].coded_len // 2
-    blob = bytearray(archive.read_bytes())
-    blob[offset] ^= 0x04
-    archive.write_bytes(bytes(blob))
 
 
 def mode_of(path: Path) -> int:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 import lmarchive
 from lmarchive.container import ContainerReader, Method
 from lmarchive.models import load_model
+from lmarchive.selftest import cm2_sample, table_digest
 
 GOLDEN = Path(__file__).parent / "data" / "golden-1.0.lmz"
 CONTENT_SHA256 = {
@@ -19,13 +18,8 @@ CONTENT_SHA256 = {
     "repeat.bin": "79701ee9aff9597704a71232cf742b775a756f825532fbcb34c01c84894a6042",
     "empty": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
-# sha256 of every cm2 frequency table (int64 little-endian) while coding the golden sample.
+# The golden hash (selftest.table_digest) of every cm2 frequency table while coding selftest.cm2_sample().
 CM2_TABLES_SHA256 = "372e9bfdf2b04a4a128ea2abbf41dd7b3604f1732f7e28da5b36eb9a23693505"
-
-
-def _golden_sample() -> bytes:
-    words = b"the of and to in a is that for it as was with be by on not he this are".split()
-    return b" ".join(words[(i * 7 + i // 3) % len(words)] for i in range(400))
 
 
 def test_golden_archive_decodes_to_the_pinned_contents(tmp_path: Path) -> None:
@@ -62,7 +56,5 @@ def test_reencoding_reproduces_the_golden_model_chunks(tmp_path: Path) -> None:
 
 def test_cm2_tables_match_the_golden_hash() -> None:
     model = load_model("cm2")
-    digest = hashlib.sha256()
-    for _, tables, _ in model.encode_tables([model.tokenize(_golden_sample())]):
-        digest.update(np.ascontiguousarray(tables, dtype="<i8").tobytes())
-    assert digest.hexdigest() == CM2_TABLES_SHA256
+    tables = [t for _, t, _ in model.encode_tables([model.tokenize(cm2_sample())])]
+    assert table_digest(tables) == CM2_TABLES_SHA256

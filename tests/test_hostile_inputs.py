@@ -9,20 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 import lmarchive
-from lmarchive import cli
 from lmarchive.errors import AccessError, LMArchiveError
 from lmarchive.jobs import CreateJob, EntryStarted, Event, Notice
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="named pipes, sockets and byte names are POSIX")
 ESCAPE = "\x1b]0;pwned\x07\x1b[2J"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def names_in(archive: Path) -> list[str]:
@@ -46,7 +40,7 @@ def test_special_files_and_unstorable_names_are_skipped_with_a_warning(
     os.close(os.open(os.fsencode(tree) + b"/bad-\xff-folder/inside", os.O_CREAT | os.O_WRONLY, 0o644))
     (tree / "back\\slash").write_bytes(b"x")
     try:
-        code, _, err = run(capsys, "create", tmp_path / "t.lmz", tree)
+        code, _, err = run_cli(capsys, "create", tmp_path / "t.lmz", tree)
     finally:
         server.close()
     assert code == 0
@@ -63,7 +57,7 @@ def test_a_device_given_by_name_is_skipped(capsys: pytest.CaptureFixture[str], t
     if not os.path.exists("/dev/null"):
         pytest.skip("no /dev/null here")
     (tmp_path / "a.txt").write_bytes(b"hello")
-    code, _, err = run(capsys, "create", tmp_path / "d.lmz", "/dev/null", tmp_path / "a.txt")
+    code, _, err = run_cli(capsys, "create", tmp_path / "d.lmz", "/dev/null", tmp_path / "a.txt")
     assert code == 0 and names_in(tmp_path / "d.lmz") == ["a.txt"]
     assert err.startswith("lmarchive: warning: skipped /dev/null: it is a device") and err.count("\n") == 1
 
@@ -141,15 +135,15 @@ def test_error_messages_escape_terminal_controls(capsys: pytest.CaptureFixture[s
     out = tmp_path / "out"
     out.mkdir()
     (out / f"name{ESCAPE}.txt").write_bytes(b"mine")
-    code, _, err = run(capsys, "extract", archive, "-o", out)  # the target exists: an overwrite error
+    code, _, err = run_cli(capsys, "extract", archive, "-o", out)  # the target exists: an overwrite error
     assert code == 1 and "already exists" in err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err and err.count("\n") == 1
-    code, _, err = run(capsys, "create", tmp_path / "x.lmz", tmp_path / f"missing{ESCAPE}")
+    code, _, err = run_cli(capsys, "create", tmp_path / "x.lmz", tmp_path / f"missing{ESCAPE}")
     assert code == 1 and "no such file" in err
     assert "\x1b" not in err and "\\x1b" in err and err.count("\n") == 1
     (tmp_path / "tree").mkdir()
     (tmp_path / "tree" / f"link{ESCAPE}").symlink_to(tmp_path)
-    code, _, err = run(capsys, "create", tmp_path / "y.lmz", tmp_path / "tree")  # a warning names the link
+    code, _, err = run_cli(capsys, "create", tmp_path / "y.lmz", tmp_path / "tree")  # a warning names the link
     assert code == 0 and "skipped symbolic link" in err and "\x1b" not in err
 
 

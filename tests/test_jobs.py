@@ -76,23 +76,24 @@ def check_events(
         assert 0 <= p.done_bytes <= p.total_bytes == start.total_bytes
     if ok and start.total_bytes and kind != "delete":
         assert done[-1] == start.total_bytes
-    entry_events = [e for e in events if isinstance(e, EntryFinished)]
-    assert sorted(e.name for e in entry_events) == sorted(finished)
+    infos = [e.info for e in events if isinstance(e, EntryFinished)]
+    assert sorted(info.name for info in infos) == sorted(finished)
     started_at = {e.name: i for i, e in reversed(list(enumerate(events))) if isinstance(e, EntryStarted)}
     for index, event in enumerate(events):
         if isinstance(event, EntryFinished):
-            content = finished[event.name]
-            assert started_at[event.name] < index
-            assert event.is_dir is (content is None)
-            assert event.size == (0 if content is None else len(content))
-            assert 0 <= event.packed <= event.size
+            info = event.info
+            content = finished[info.name]
+            assert started_at[info.name] < index
+            assert info.is_dir() is (content is None)
+            assert info.size == (0 if content is None else len(content))
+            assert 0 <= info.packed <= info.size
             if content:
-                assert event.gzip_size > 0
-            assert event.method in ("store", "zstd", "model")
-            assert event.model == (resolve(DEFAULT_MODEL) if event.method == "model" else "")
+                assert info.gzip_size > 0
+            assert info.method in ("store", "zstd", "model")
+            assert info.model == (resolve(DEFAULT_MODEL) if info.method == "model" else "")
     if ok:
-        files = [e for e in entry_events if not e.is_dir]
-        assert end.entries == len(entry_events)
+        files = [info for info in infos if not info.is_dir()]
+        assert end.entries == len(infos)
         assert end.size == sum(e.size for e in files)
         assert end.packed == sum(e.packed for e in files)
         assert end.gzip_size == sum(e.gzip_size for e in files)
@@ -118,19 +119,13 @@ def test_create_events(tmp_path: Path, rng: random.Random) -> None:
     start, _ = check_events(events, "create", tree)
     assert start.entries == len(tree)
     assert start.total_bytes == sum(len(c) for c in tree.values() if c is not None)
-    by_name = {e.name: e for e in events if isinstance(e, EntryFinished)}
+    by_name = {e.info.name: e.info for e in events if isinstance(e, EntryFinished)}
     assert by_name["src/a.txt"].method == "model"
     assert by_name["src/a.txt"].packed < by_name["src/a.txt"].gzip_size
     with lmarchive.open(archive) as lmz:
         assert sorted(lmz.namelist()) == sorted(tree)
         for info in lmz.infolist():
-            event = by_name[info.name]
-            assert (event.size, event.packed, event.gzip_size, event.method) == (
-                info.size,
-                info.packed,
-                info.gzip_size,
-                info.method,
-            )
+            assert by_name[info.name] == info, "a job reports each member as the archive lists it"
 
 
 def test_extract_and_test_events(tmp_path: Path, built: tuple[Path, dict[str, bytes | None]]) -> None:

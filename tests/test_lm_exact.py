@@ -9,13 +9,12 @@ The model is lmarchive/data/selftest/lm-tiny-random (window 32, rope period 256)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,7 @@ IRREGULAR = [3, 1, 17, 40, 2, 32, 9]
 """A schedule of block sizes: blocks smaller, equal and larger than the window, in any order."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """In this process the engine runs on one thread (fast for a tiny model, and steady on a busy
-    machine); the thread counts themselves are compared in child processes below."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # thread counts are compared in child processes below
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +56,7 @@ def random_tokens(rng: np.random.Generator, batch: int, length: int) -> torch.Te
 
 
 def sha(tables: torch.Tensor) -> str:
-    return hashlib.sha256(lm_child.table_bytes(tables)).hexdigest()
+    return lm_child.digest([tables])
 
 
 def check_tables(tables: torch.Tensor, shape: tuple[int, ...]) -> None:

@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import snapshot, text_bytes
+from conftest import forget_loaded_models, snapshot, text_bytes, use_model_folder
 
 import lmarchive.archive
 from lmarchive import codec
 from lmarchive.cli import main
 from lmarchive.container import ChunkRecord, ContainerReader, EntryRecord, Method
 from lmarchive.errors import ModelError
-from lmarchive.models import registry
 from lmarchive.models.lm import quant, torch_path
 from lmarchive.models.lm.exact import Cache
 from lmarchive.models.lm.model_dir import WEIGHTS, fingerprint
@@ -41,13 +40,7 @@ Step = dict[int, tuple[np.ndarray, int]]
 """One lock-step position: stream -> (its table, the symbol coded with it)."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The tiny model runs fastest on one thread, and steadily on a busy machine (threads: test_lm_exact)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # thread counts are compared in test_lm_exact
 
 
 @pytest.fixture(scope="module")
@@ -218,12 +211,11 @@ def model_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Non
     """Point the registry at a folder of model folders (and forget models it loaded before)."""
 
     def use(folder: Path) -> None:
-        monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(folder))
-        registry._load_lm.cache_clear()
+        use_model_folder(monkeypatch, folder)
 
     use(MODELS)
     yield use
-    registry._load_lm.cache_clear()
+    forget_loaded_models()
 
 
 def make_sources(root: Path, sampled: list[bytes]) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import no_tick
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,10 +26,6 @@ from lmarchive.models.mix.predictor import MixPredictor
 
 SMALL = MixParams(hash_bits=16, match_bits=14)
 REFERENCE_LM = Path(__file__).resolve().parent.parent / "lmarchive" / "data" / "selftest" / "lm-tiny-random"
-
-
-def no_tick(_: int) -> None:
-    pass
 
 
 def roundtrip(model: MixPredictor, payloads: list[bytes]) -> list[bytes]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import forget_loaded_models, use_model_folder
 from safetensors.numpy import load_file, save_file
 
 import lmarchive
@@ -276,12 +277,9 @@ def model_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     """An empty folder of model folders on $LMARCHIVE_MODEL_PATH (models loaded before forgotten)."""
     root = tmp_path / "models"
     root.mkdir()
-    monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(root))
-    registry._load_lm.cache_clear()
-    registry._load_mix.cache_clear()
+    use_model_folder(monkeypatch, root)
     yield root
-    registry._load_lm.cache_clear()
-    registry._load_mix.cache_clear()
+    forget_loaded_models()
 
 
 def broken_copy(root: Path, mutation: Mutation, name: str = NAME) -> Path:

@@ -33,16 +33,17 @@ WAIT_S = 120.0  # only bounds a hang
 SIGNALLED_CLI = """
 import os, signal, sys
 from lmarchive import cli
+from lmarchive.cli.console import Console
 
 number = getattr(signal, sys.argv[1])
-original = cli.Console.on_event
+original = Console.on_event
 
 def on_event(self, event):
     original(self, event)
     if type(event).__name__ == "Progress":
         os.kill(os.getpid(), number)
 
-cli.Console.on_event = on_event
+Console.on_event = on_event
 sys.exit(cli.main(sys.argv[2:]))
 """
 

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import raw_format
 import zstandard
 
 import lmarchive
 from lmarchive import reading
-from lmarchive.cli import entry_json, main
+from lmarchive.cli import main
+from lmarchive.cli.listing import entry_json
 from lmarchive.codec import MAX_CHUNK_SIZE, chunk_limit_problem, max_coded_len
 from lmarchive.container import (
     FORMAT_VERSION,
@@ -51,21 +53,14 @@ FINGERPRINT = bytes(range(32))
 
 def raw_chunk(offset: int, coded_len: int, orig_len: int, method: Method = Method.STORE) -> bytes:
     """A 25-byte chunk record (symbols = orig_len, CRC32 0: nothing may get far enough to check it)."""
-    return struct.pack("<QIIIIB", offset, coded_len, orig_len, orig_len, 0, method)
+    return raw_format.raw_chunk(offset, coded_len, orig_len, method=method)
 
 
 def raw_entry(name: str, chunks: list[bytes], size: int, method: Method = Method.STORE) -> bytes:
-    """A file entry; a model entry names a model that does not exist, which must not matter."""
+    """A file entry (CRC32 1); a model entry names a model that does not exist, which must not matter."""
     model = b"no-such-model/1" if method == Method.MODEL else b""
-    return (
-        struct.pack("<H", len(name.encode()))
-        + name.encode()
-        + struct.pack("<BQqIB", EntryType.FILE, size, 0, 0o644, method)
-        + struct.pack("<B", len(model))
-        + model
-        + (FINGERPRINT if model else b"")
-        + struct.pack("<QII", 0, 1, len(chunks))
-        + b"".join(chunks)
+    return raw_format.raw_entry(
+        name.encode(), size=size, method=method, model=model, fingerprint=FINGERPRINT, crc32=1, chunks=tuple(chunks)
     )
 
 
@@ -375,8 +370,8 @@ def test_list_json_is_written_entry_by_entry_in_the_same_format(
     with lmarchive.open(archive, "w", model=None) as lmz:
         for i in range(50):
             lmz.writestr(f'folder/n\u00e4me {i}\t"q"\n.txt', b"words " * i, mtime_ns=1_700_000_000_000_000_000 + i)
-    with ContainerReader(archive) as reader:
-        expected = json.dumps([entry_json(e) for e in reader.entries], indent=2) + "\n"
+    with lmarchive.open(archive) as lmz:
+        expected = json.dumps([entry_json(info) for info in lmz.infolist()], indent=2) + "\n"
     out = listing(archive, monkeypatch)
     assert out.getvalue() == expected
     assert out.writes > 50  # one big string would be one write (two with print's newline)

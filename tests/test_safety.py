@@ -5,52 +5,33 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
-from conftest import partial_files, snapshot, text_bytes
+from conftest import corrupt_chunk, partial_files, snapshot, text_bytes
+from raw_format import crc, raw_archive, raw_chunk, raw_entry
 
 import lmarchive
-from lmarchive.container import MAGIC, ContainerReader
+from lmarchive.container import ContainerReader
 from lmarchive.errors import CancelledError, ChecksumError, FormatError, LMArchiveError, OverwriteError, UnsafePathError
 from lmarchive.extracting import extract_entries
 from lmarchive.jobs import ExtractJob
 from lmarchive.reading import ReadCallbacks
 
-# --- hand-built archives, straight from docs/FORMAT.md (helpers as in test_container.py) ----------
+# --- hand-built archives, straight from docs/FORMAT.md (tests/raw_format.py) ----------------------
 
 
-def raw_entry(name: bytes, data: bytes) -> tuple[bytes, int]:
-    """A stored file entry whose one chunk sits right after the header; returns (entry, chunk length)."""
-    chunk = struct.pack("<QIIIIB", 16, len(data), len(data), len(data), zlib.crc32(data), 0)
-    entry = (
-        struct.pack("<H", len(name))
-        + name
-        + struct.pack("<BQqIB", 0, len(data), 0, 0o644, 0)
-        + struct.pack("<B", 0)
-        + struct.pack("<QII", 20 + len(data), zlib.crc32(data), 1)
-        + chunk
-    )
-    return entry, len(data)
-
-
-def raw_archive(name: bytes, data: bytes = b"evil payload") -> bytes:
+def stored_file(name: bytes, data: bytes = b"evil payload") -> bytes:
     """Header + one stored chunk + a directory naming it ``name`` + footer, all checksums right."""
-    header_body = MAGIC + struct.pack("<HH", 1, 0)
-    header = header_body + struct.pack("<I", zlib.crc32(header_body))
-    entry, _ = raw_entry(name, data)
-    directory = struct.pack("<I", 1) + entry
-    offset = len(header) + len(data)
-    footer_body = b"LMZDIR\x00\x01" + struct.pack("<QQIIHH", offset, len(directory), 1, zlib.crc32(directory), 1, 0)
-    return header + data + directory + footer_body + struct.pack("<I", zlib.crc32(footer_body))
+    chunk = raw_chunk(16, len(data), len(data), crc32=crc(data))  # right after the 16-byte header
+    entry = raw_entry(name, size=len(data), gzip_size=20 + len(data), crc32=crc(data), chunks=(chunk,))
+    return raw_archive(data, [entry])
 
 
 def test_the_hand_built_archive_is_valid(tmp_path: Path) -> None:
     """The helper itself is right: with a harmless name the archive opens and extracts."""
     archive = tmp_path / "good.lmz"
-    archive.write_bytes(raw_archive(b"dir/good.txt", b"fine"))
+    archive.write_bytes(stored_file(b"dir/good.txt", b"fine"))
     with lmarchive.open(archive) as lmz:
         assert lmz.namelist() == ["dir/good.txt"]
         lmz.extractall(tmp_path / "out")
@@ -80,7 +61,7 @@ def test_hostile_names_are_rejected_before_anything_is_written(tmp_path: Path, n
     work = tmp_path / "work"
     (work / "target").mkdir(parents=True)
     archive = tmp_path / "hostile.lmz"
-    archive.write_bytes(raw_archive(name))
+    archive.write_bytes(stored_file(name))
     before = snapshot(tmp_path)
     with pytest.raises(FormatError):
         lmarchive.open(archive)
@@ -203,17 +184,6 @@ def test_links_deeper_down_dangling_or_at_the_file_itself_are_refused(tmp_path: 
 
 
 # --- failures clean up ------------------------------------------------------------------------------
-
-
-def corrupt_chunk(archive: Path, member: str, chunk: int = 0) -> None:
-    """Flip one bit inside a member's coded chunk (the directory and its checksum stay valid)."""
-    with ContainerReader(archive) as reader:
-        entry = reader.get(member)
-        assert entry is not None
-        offset = entry.chunks[chunk].offset + entry.chunks[chunk].coded_len // 2
-    blob = bytearray(archive.read_bytes())
-    blob[offset] ^= 0x04
-    archive.write_bytes(bytes(blob))
 
 
 def prepared_dest(tmp_path: Path) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import text_bytes
+from conftest import forget_loaded_models, make_tree, text_bytes, use_model_folder
 
 import lmarchive
 from lmarchive import codec
@@ -57,12 +57,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def use_models(models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("LMARCHIVE_MODEL_PATH", str(models))
-    registry._load_lm.cache_clear()
-    registry._load_mix.cache_clear()
+    use_model_folder(monkeypatch, models)
     yield models
-    registry._load_lm.cache_clear()
-    registry._load_mix.cache_clear()
+    forget_loaded_models()
 
 
 def test_the_compiled_step_gives_the_torch_tables_for_a_token_vocabulary(models: Path) -> None:
@@ -107,15 +104,12 @@ def test_an_archive_made_with_a_token_model_extracts_exactly(use_models: Path, t
         "noise.bin": random.Random(3).randbytes(3000),
         "empty": b"",
     }
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, data in files.items():
-        (src / name).write_bytes(data)
+    src = make_tree(tmp_path / "src", files)
     archive = tmp_path / "a.lmz"
     with lmarchive.open(archive, "w", model="tok-tiny") as zf:
         for name in files:
             zf.write(src / name, name)
-    registry._load_lm.cache_clear()  # the reader loads the model again, by name and fingerprint
+    forget_loaded_models()  # the reader loads the model again, by name and fingerprint
     with lmarchive.open(archive) as zf:
         assert {i.filename: i.model for i in zf.infolist()}["code.py"] == "tok-tiny"
         assert {name: zf.read(name) for name in zf.namelist()} == files

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from conftest import text_bytes
 from lmarchive.models.lm import quant
 from lmarchive.models.lm.config import LMConfig
 from lmarchive.models.lm.predictor import LMPredictor
-from lmarchive.training.corpus import ShardWriter
 from lmarchive.training.data import load_corpus, random_crops
+from lmarchive.training.shards import ShardWriter
 from lmarchive.training.train_lm import (
     corpus_sources,
     load_checkpoint,
@@ -29,13 +28,7 @@ from lmarchive.training.train_lm import (
 TINY = LMConfig(vocab_size=256, d_model=32, n_layers=1, n_heads=2, d_ffn=64, window=16, rope_period=64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; more only contend with each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def params(state_model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,6 +1,8 @@
 """An adaptive byte-level context model with integer counts (orders 0, 1 and hashed 2).
 
-This is the fast profile and a component for later mixing with the LM.  Each stream learns from
+This is ``cm2``, the model of the first archives (tests/data/golden-1.0.lmz), which must always
+decode, and the selftest's reference for table-driven coding; the profiles code with the mixing
+model (:mod:`lmarchive.models.mix`) instead.  Each stream learns from
 the bytes it has coded so far; the prediction blends the orders by Witten-Bell interpolation
 (each order's counts, with the lower orders' distribution weighted by the number of distinct
 symbols seen in the context), entirely in int64 so every machine computes the same tables.

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import make_tree, text_bytes
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from lmarchive.jobs import CreateJob
-from lmarchive.safety import BACKUP_PREFIX, TEMP_PREFIX
 from lmarchive_gui.application import ArchiveApplication
 from lmarchive_gui.main_window import MainWindow
 from lmarchive_gui.settings import SettingsStore
@@ -30,11 +30,6 @@ HERE = Path(__file__).parent
 OFFSCREEN_NOISE = r"This plugin does not support (propagateSizeHints|raise)\(\)"
 """The offscreen platform plugin's own warnings: it cannot size hint or raise windows (there are none)."""
 
-WORDS = (
-    "the of and to in is was that for on with as by at from his her they this which be are have had not "
-    "but one all were when there can an their more if out so said what archive model range coder chunk"
-).split()
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -43,23 +38,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def text(size: int, seed: int = 1) -> bytes:
-    """``size`` bytes of word salad: compressible like prose, quick for the model."""
-    rng = random.Random(seed)
-    parts: list[str] = []
-    length = 0
-    while length < size:
-        word = rng.choice(WORDS) + rng.choice("     ,.\n")
-        parts.append(word)
-        length += len(word)
-    return "".join(parts).encode()[:size]
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
+    """``size`` bytes of word salad (:func:`conftest.text_bytes`): compressible like prose, quick for
+    the model, different per seed."""
+    return text_bytes(random.Random(seed), size)
 
 
 def make_archive(path: Path, *sources: Path) -> Path:
@@ -79,11 +60,6 @@ def answer_modal(click: Callable[[QWidget], None]) -> None:
         click(modal)
 
     QTimer.singleShot(0, act)
-
-
-def partial_files(root: Path) -> list[Path]:
-    """Temporary files and kept-aside originals (``.lmz-partial-*``, ``.lmz-original-*``) under ``root``."""
-    return sorted([*root.rglob(f"{TEMP_PREFIX}*"), *root.rglob(f"{BACKUP_PREFIX}*")])
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from PySide6.QtCore import QModelIndex, QPoint, QUrl
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from lmarchive.container import ContainerReader
-from lmarchive.jobs import CreateJob, EntryFinished
+from lmarchive.container import ChunkRecord, ContainerReader, EntryRecord, EntryType, Method
+from lmarchive.jobs import CreateJob, EntryFinished, finished_event
 from lmarchive.writing import Source
 from lmarchive_gui.__main__ import compress, extract_here, parse_args
 from lmarchive_gui.entry_model import NAME_ROLE, RATIO_ROLE, Column, EntryTableModel
@@ -112,21 +112,27 @@ def test_sorting_keeps_folders_first_and_the_filter_shows_matches_in_their_folde
     assert "2 shown" in window.totals_label.full_text()
 
 
+def coded(name: str, packed: int | None) -> EntryFinished:
+    """What a job reports for ``name``: 100 bytes that cm2 coded into ``packed``, or (None) a folder."""
+    if packed is None:
+        return finished_event(EntryRecord(name, EntryType.DIRECTORY, 0, 0, 0o755), 0.0)
+    chunk = ChunkRecord(0, packed, 100, 100, 0, Method.MODEL)
+    return finished_event(
+        EntryRecord(name, EntryType.FILE, 100, 0, 0o644, Method.MODEL, "cm2", bytes(32), 60, 0, (chunk,)), 0.1
+    )
+
+
 def test_entries_coded_by_a_running_job_appear_in_the_tree(qtbot: QtBot) -> None:
     flat = EntryTableModel()
     tree = EntryTreeModel(flat)
     tree.sort(Column.NAME)
-    finished = [
-        EntryFinished("b/z.txt", 100, 50, 60, 0.1, "model", "cm2"),
-        EntryFinished("b/a.txt", 100, 40, 60, 0.1, "model", "cm2"),
-    ]
-    flat.apply_finished(finished)
+    flat.apply_finished([coded("b/z.txt", 50), coded("b/a.txt", 40)])
     assert tree.rowCount() == 1 and tree.index(0, 0).data() == "b" and tree.index(0, 0).data(FOLDER_ROLE)
     b = tree.index(0, 0)
     assert [tree.index(r, 0, b).data(NAME_ROLE) for r in range(tree.rowCount(b))] == ["b/a.txt", "b/z.txt"]
-    flat.apply_finished([EntryFinished("b", 0, 0, 0, 0.0, "store", "", is_dir=True)])
+    flat.apply_finished([coded("b", None)])
     assert tree.rowCount() == 1, "the folder's own entry takes the synthesised folder's place"
-    flat.apply_finished([EntryFinished("b/a.txt", 100, 30, 60, 0.1, "model", "cm2")])
+    flat.apply_finished([coded("b/a.txt", 30)])
     assert tree.index_of("b/a.txt", Column.RATIO).data(RATIO_ROLE)[0] == 0.3, "an entry coded again is updated"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from threading import Event
 
 import pytest
+from conftest import corrupt_chunk, make_tree, partial_files
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -20,7 +21,7 @@ from lmarchive_gui.extract_dialogs import DamageDialog
 from lmarchive_gui.main_window import MainWindow
 from lmarchive_gui.worker_process import EXTRACT, JobRequest, run_request
 
-from .conftest import answer_modal, make_tree, partial_files, text
+from .conftest import answer_modal, text
 
 PIECE = 64 << 10
 """Chunk size: b.txt has three chunks, and one flipped byte costs the second."""
@@ -41,10 +42,7 @@ def damaged(tmp_path: Path, members: dict[str, bytes]) -> Path:
     with ContainerReader(archive) as reader:
         entry = reader.get("b.txt")
         assert entry is not None and len(entry.chunks) == 3
-        chunk = entry.chunks[1]
-    blob = bytearray(archive.read_bytes())
-    blob[chunk.offset + chunk.coded_len // 2] ^= 0x5A
-    archive.write_bytes(bytes(blob))
+    corrupt_chunk(archive, "b.txt", 1, flip=0x5A)
     return archive
 
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import partial_files
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -14,7 +15,7 @@ from lmarchive.container import ContainerReader
 from lmarchive_gui.extract_dialogs import Conflict, ConflictDialog, ExtractToDialog, new_folder
 from lmarchive_gui.main_window import MainWindow
 
-from .conftest import answer_modal, make_archive, partial_files
+from .conftest import answer_modal, make_archive
 
 
 def tree(root: Path) -> list[str]:

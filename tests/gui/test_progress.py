@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import make_tree
 from pytestqt.qtbot import QtBot
 
 from lmarchive.jobs import COMPILING, CreateJob, EntryStarted, ExtractJob, JobStarted, Preparing, Progress
 from lmarchive_gui.progress_panel import ESTIMATING, ProgressPanel
 from lmarchive_gui.worker_process import CREATE, EXTRACT, JobRequest
 
-from .conftest import make_tree, text
+from .conftest import text
 
 
 class Clock:

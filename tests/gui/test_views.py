@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QStyleOptionViewItem, QTableView
 from pytestqt.qtbot import QtBot
 
 from lmarchive.container import ChunkRecord, EntryRecord, EntryType, Method
-from lmarchive.jobs import EntryFinished, EntryStarted, JobStarted, Progress
+from lmarchive.jobs import EntryStarted, JobStarted, Progress, finished_event
 from lmarchive.models.registry import load_model
 from lmarchive_gui.entry_model import RATIO_ROLE, Column, EntryFilterProxy, EntryTableModel
 from lmarchive_gui.formatting import rate_text, size_text
@@ -66,12 +66,12 @@ def test_finished_entries_update_and_append_in_sort_order(qtbot: QtBot) -> None:
     model.sort(Column.NAME, Qt.SortOrder.AscendingOrder)
     model.apply_finished(
         [
-            EntryFinished("b.txt", 100, 40, 60, 0.1, "model", "cm2"),
-            EntryFinished("a.txt", 10, 10, 12, 0.1, "store", ""),
+            finished_event(record("b.txt", 100, 40, 60), 0.1),
+            finished_event(replace(record("a.txt", 10, 10, 12), method=Method.STORE, model=""), 0.1),
         ]
     )
     assert model.names() == ["a.txt", "b.txt"]
-    assert model.row(1).packed == 40
+    assert model.row(1).info.packed == 40
     assert model.index(0, Column.MODEL).data() == "", "only model-coded entries name a model"
     assert model.index(1, Column.RATIO).data(RATIO_ROLE) == (0.4, 0.6)
 
@@ -113,7 +113,7 @@ def test_progress_panel_shows_rate_eta_device_and_current_entry(qtbot: QtBot, mo
     assert panel.overall.value() == 500
     assert panel.overall_text.text().endswith("estimating time left…")  # too early to tell (lmarchive_gui/eta.py)
     assert panel.current_text.text() == "a.txt (+1 more in this batch)"
-    panel.on_event(EntryFinished("a.txt", 1_000_000, 1, 1, 1.0, "model", "cm2"))
+    panel.on_event(finished_event(record("a.txt", 1_000_000, 1, 1), 1.0))
     assert panel.current_text.text() == "b.txt" and panel.current.value() == 333
     panel.finish()
     assert not panel.isVisible()

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import make_tree, partial_files
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QModelIndex, QPointF, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -22,7 +23,7 @@ from lmarchive_gui.settings import Settings, SettingsStore
 from lmarchive_gui.worker import InlineWorker
 from lmarchive_gui.write_flow import default_archive_path
 
-from .conftest import make_archive, make_tree, partial_files, text
+from .conftest import make_archive, text
 
 
 def tree_rows(window: MainWindow) -> list[QModelIndex]:

@@ -3,15 +3,15 @@
 yields the very same tables.
 
 On a CPU both directions run the compiled one-token step of :mod:`.compiled`: a torch step is
-hundreds of tiny operations, and even the block-parallel torch pass was 3 times slower than the
-compiled step on this project's 2-core machine.  On a GPU the encoder runs the block-parallel pass
-and the decoder torch's batched step.  tests/test_lm_compiled.py holds the engines to each other.
+hundreds of tiny operations, and even torch's block-parallel pass is much slower than the
+compiled step (docs/BENCHMARKS.md, "The exact transformer: speed").  On a GPU the encoder runs the
+block-parallel pass and the decoder torch's batched step.  tests/test_lm_compiled.py holds the
+engines to each other.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, cached_property
@@ -24,12 +24,12 @@ from lmarchive.errors import FormatError, ModelError
 from lmarchive.models.base import PredictorBatch, TablePredictor
 from lmarchive.models.lm.compiled import CompiledLM, step_streams
 from lmarchive.models.lm.model_dir import fingerprint, load_model_dir
+from lmarchive.models.threads import coding_threads
 from lmarchive.models.tokenizer import TOKENIZER_FILE, BpeTokenizer
 
 if TYPE_CHECKING:
     from lmarchive.models.lm.exact import ExactTransformer
 
-MAX_THREADS = 4
 STREAMS_PER_THREAD = 4
 """A decoding step's streams go to several threads only in groups of at least this many (a
 compiled step takes tens of microseconds, a hand-off to a thread about as long)."""
@@ -119,7 +119,8 @@ class LMPredictor(TablePredictor):
 
 class _CompiledBatch(PredictorBatch):
     """Incremental decoding on the CPU: the compiled step, stream after stream, the streams of a
-    step split over threads when there are enough of them (the step releases the GIL)."""
+    step split over threads when there are enough of them (the step releases the GIL; how many
+    threads: :mod:`lmarchive.models.threads`)."""
 
     def __init__(self, model: CompiledLM, n: int) -> None:
         self.model = model
@@ -130,13 +131,14 @@ class _CompiledBatch(PredictorBatch):
         streams = np.ascontiguousarray(streams, dtype=np.int64)
         out = np.empty((len(streams), self.model.config.vocab_size), dtype=np.int64)
         tokens = self.pending[streams]
-        parts = min(_threads(), len(streams) // STREAMS_PER_THREAD)
+        threads = coding_threads()
+        parts = min(threads, len(streams) // STREAMS_PER_THREAD)
         if parts <= 1:
             step_streams(self.model.weights, self.state, streams, tokens, out)
             return out
         bounds = np.linspace(0, len(streams), parts + 1).astype(int)
         done = [
-            _pool().submit(step_streams, self.model.weights, self.state, streams[a:b], tokens[a:b], out[a:b])
+            _pool(threads).submit(step_streams, self.model.weights, self.state, streams[a:b], tokens[a:b], out[a:b])
             for a, b in itertools.pairwise(bounds)
         ]
         for future in done:
@@ -147,11 +149,8 @@ class _CompiledBatch(PredictorBatch):
         self.pending[streams] = symbols
 
 
-def _threads() -> int:
-    return min(MAX_THREADS, os.cpu_count() or 1)
-
-
 @cache
-def _pool() -> ThreadPoolExecutor:
-    """One pool for every decoder in the process: batches come and go, threads stay."""
-    return ThreadPoolExecutor(_threads(), thread_name_prefix="lm-step")
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool of ``threads`` threads for every decoder in the process: batches come and go,
+    threads stay (a new limit gets a pool of its own)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="lm-step")

@@ -1,16 +1,16 @@
 """The mixing model as a predictor: adaptive models of the data, optionally mixed with an LM.
 
 Each stream is coded start to finish in compiled code, streams spread over threads (the kernel
-releases the GIL).  With an LM, the LM's compiled one-token step runs inside the same loop, so a
-stream never waits for others.  Every chunk is also coded without the LM (about 15 times faster)
-and its stream starts with a flag byte saying which of the two it holds, so the LM never makes a
-chunk larger.
+releases the GIL; how many threads: :mod:`lmarchive.models.threads`).  With an LM, the LM's
+compiled one-token step runs inside the same loop, so a stream never waits for others.  Every
+chunk is also coded without the LM (a small part of the time an LM step costs: see
+docs/BENCHMARKS.md) and its stream starts with a flag byte saying which of the two it holds, so
+the LM never makes a chunk larger.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from lmarchive.models.base import ByteSymbols, Predictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
 from lmarchive.models.mix.params import MixParams
 from lmarchive.models.mix.state import new_state
+from lmarchive.models.threads import coding_threads
 
 if TYPE_CHECKING:
     from lmarchive.models.lm.compiled import CompiledLM
@@ -55,7 +56,8 @@ class MixPredictor(ByteSymbols, Predictor):
         self.name = name
         self.params = params
         self.lm = lm
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads
+        """Threads that code streams at once; None: :func:`~lmarchive.models.threads.coding_threads` when coding."""
         # Whole entries up to 16 MiB in one chunk: the models learn from everything before (splitting
         # world192.txt in two for a second core cost 6%).  Threads share the files of a batch.
         self.chunking = (1 << 20, 16 << 20, 1)
@@ -120,7 +122,8 @@ class MixPredictor(ByteSymbols, Predictor):
         work = max(sum(job.size * job.weight for job in jobs), 1)
         order = sorted(range(len(jobs)), key=lambda j: -jobs[j].cost)
         # Even one job runs on a pool thread: this thread ticks meanwhile (progress, cancel).
-        with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(jobs)))) as pool:
+        threads = self.threads or coding_threads()
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(jobs)))) as pool:
             futures = {j: pool.submit(jobs[j].fn, *jobs[j].args, progress, j) for j in order}
             pending = set(futures.values())
             try:
