@@ -50,7 +50,7 @@ def isolated_env(home: Path) -> dict[str, str]:
         env[variable] = str(home / variable.lower())
     env["TMPDIR"] = str(home)  # Qt's local sockets live there on Unix
     env["QT_QPA_PLATFORM"] = "offscreen"
-    for variable in ("NUMBA_CACHE_DIR", "LMARCHIVE_BUILTIN_LM", "LMARCHIVE_MODEL_PATH"):
+    for variable in ("NUMBA_CACHE_DIR", "LMARCHIVE_DEFAULT_LM", "LMARCHIVE_LM", "LMARCHIVE_MODEL_PATH"):
         env.pop(variable, None)  # the app's own defaults must work: its cache folder, its shipped LM
     return env
 

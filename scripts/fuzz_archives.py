@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-os.environ.setdefault("LMARCHIVE_BUILTIN_LM", "")  # as in the tests: profiles resolve without the LM
+os.environ.update({name: os.environ.get(name, "") for name in ("LMARCHIVE_DEFAULT_LM", "LMARCHIVE_LM")})  # as in tests
 
 import fuzzing
 

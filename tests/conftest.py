@@ -145,8 +145,9 @@ def _default_profile_without_the_lm(request: pytest.FixtureRequest, monkeypatch:
     profile as an installation without the LM resolves it (``fast``); tests marked ``shipped_lm``
     (and tests/test_mix_model.py, which tests the LM path directly) keep the real one."""
     if request.node.get_closest_marker("shipped_lm") is not None:
-        monkeypatch.delenv(registry.BUILTIN_LM_ENV, raising=False)
+        for variable in registry.PROFILE_LM_ENVS:
+            monkeypatch.delenv(variable, raising=False)
 
 
 # Set before any fixture (module-scoped ones included) makes an archive; inherited by subprocesses.
-os.environ[registry.BUILTIN_LM_ENV] = ""
+os.environ.update(dict.fromkeys(registry.PROFILE_LM_ENVS, ""))

@@ -186,7 +186,8 @@ def test_profiles_resolve_and_are_recorded_concretely(monkeypatch: pytest.Monkey
     assert registry.load_model("fast").fingerprint == MixPredictor("cmx", FAST_PARAMS).fingerprint
     assert registry.resolve("default") == "cmx"  # the tests run without the LM in the profiles
     assert "lm" not in registry.available_models()
-    monkeypatch.delenv(registry.BUILTIN_LM_ENV)  # as installed: the shipped LM
+    for variable in registry.PROFILE_LM_ENVS:
+        monkeypatch.delenv(variable)  # as installed: the shipped LMs
     assert registry.resolve("lm") == registry.BUILTIN_TOKEN_LM
     assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
     assert registry.available_models()[:3] == ["fast", "default", "lm"]

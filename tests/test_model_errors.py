@@ -389,7 +389,7 @@ def test_a_broken_builtin_lm_on_the_path_is_reported_not_replaced(
     """A folder on $LMARCHIVE_MODEL_PATH shadows the shipped model of its name (the search order
     is the way to override it), so a broken one fails loudly: falling back to the shipped model
     would write archives with another model than the user pointed at."""
-    monkeypatch.delenv(registry.BUILTIN_LM_ENV, raising=False)  # default = cmx + the shipped byte LM
+    monkeypatch.delenv(registry.DEFAULT_LM_ENV, raising=False)  # default = cmx + the shipped byte LM
     folder = broken_copy(model_path, MUTATIONS["zero heads"], name=registry.BUILTIN_LM)
     assert registry.resolve("default") == registry.MIX_PREFIX + registry.BUILTIN_LM
     src = sources(tmp_path)
@@ -410,7 +410,7 @@ def test_a_broken_builtin_lm_on_the_path_is_reported_not_replaced(
 
 def test_the_real_entry_point_prints_no_traceback(model_path: Path, tmp_path: Path) -> None:
     folder = broken_copy(model_path, MUTATIONS["header a list"], name=registry.BUILTIN_LM)
-    env = {k: v for k, v in os.environ.items() if k != registry.BUILTIN_LM_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in registry.PROFILE_LM_ENVS}
     command = [sys.executable, "-m", "lmarchive", "create", str(tmp_path / "x.lmz"), str(sources(tmp_path))]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 1

@@ -27,7 +27,7 @@ sys.exit(code)
 
 
 def run_cli(*args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != registry.BUILTIN_LM_ENV}  # the real default profile
+    env = {k: v for k, v in os.environ.items() if k not in registry.PROFILE_LM_ENVS}  # the real profiles
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env, timeout=600, check=False
     )

@@ -169,11 +169,13 @@ def test_the_mixing_model_refuses_a_token_lm(use_models: Path) -> None:
         registry.load_model("cmx+tok-tiny")
 
 
-def test_a_token_model_named_as_the_builtin_lm_serves_lm_but_not_default(
+def test_a_token_model_serves_the_lm_profile_but_cannot_be_the_default_profiles_lm(
     use_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(registry.BUILTIN_LM_ENV, "tok-tiny")
+    monkeypatch.setenv(registry.LM_PROFILE_ENV, "tok-tiny")
     assert registry.resolve("lm") == "tok-tiny"
+    assert registry.resolve("default") == "cmx"  # $LMARCHIVE_LM is the lm profile's alone
+    monkeypatch.setenv(registry.DEFAULT_LM_ENV, "tok-tiny")
     assert registry.resolve("default") == "cmx"  # the mixer codes bytes: no LM for it
     assert registry.load_model("default").name == "cmx"
 

@@ -32,9 +32,12 @@ BUILTIN_LM = "lmb-s1"
 BUILTIN_TOKEN_LM = "lmt-s1"
 """The token LM shipped in resources/models, the ``lm`` profile: alone it codes better than the byte
 LM (see its MODEL_CARD.md), but the mixer codes bytes and cannot take it."""
-BUILTIN_LM_ENV = "LMARCHIVE_BUILTIN_LM"
-"""Names another model folder as the LM of the profiles (``default`` mixes it in only if it is a
-byte LM, else falls back to ``fast``); empty: use none (``default`` = ``fast``, no ``lm``)."""
+DEFAULT_LM_ENV = "LMARCHIVE_DEFAULT_LM"
+"""Names the byte LM the ``default`` profile mixes in instead of the shipped one; empty: none, and
+``default`` is ``fast`` (a token model here counts as none: the mixer codes bytes)."""
+LM_PROFILE_ENV = "LMARCHIVE_LM"
+"""Names the model of the ``lm`` profile instead of the shipped token LM; empty: no ``lm`` profile."""
+PROFILE_LM_ENVS = (DEFAULT_LM_ENV, LM_PROFILE_ENV)
 MIX_PREFIX = "cmx+"
 PROFILES = {
     "fast": "adaptive context and match models, mixed (no LM)",
@@ -138,19 +141,19 @@ def is_token_model(directory: Path) -> bool:
 
 
 def builtin_lm() -> str | None:
-    """The byte LM ``default`` mixes in: $LMARCHIVE_BUILTIN_LM or the shipped one; None when not
+    """The byte LM ``default`` mixes in: $LMARCHIVE_DEFAULT_LM or the shipped one; None when not
     installed or a token model."""
-    name = os.environ.get(BUILTIN_LM_ENV, BUILTIN_LM)
+    name = os.environ.get(DEFAULT_LM_ENV, BUILTIN_LM)
     directory = _model_dirs().get(name) if name else None
     return name if directory is not None and not is_token_model(directory) else None
 
 
 def lm_alone() -> str | None:
-    """The LM of the ``lm`` profile: $LMARCHIVE_BUILTIN_LM when set, else the shipped token LM,
-    else the shipped byte LM; None when not installed."""
+    """The LM of the ``lm`` profile: $LMARCHIVE_LM when set, else the shipped token LM, else the
+    shipped byte LM; None when not installed."""
     dirs = _model_dirs()
-    if BUILTIN_LM_ENV in os.environ:
-        name = os.environ[BUILTIN_LM_ENV]
+    if LM_PROFILE_ENV in os.environ:
+        name = os.environ[LM_PROFILE_ENV]
         return name if name in dirs else None
     return next((name for name in (BUILTIN_TOKEN_LM, BUILTIN_LM) if name in dirs), None)
 
