@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +42,8 @@ COMPILING = "compiling the model for this computer (once; up to a minute)"
 """The Preparing step when numba compiles: the package's shipped code does not fit this CPU or version."""
 SMALLEST_MAX_CHUNK = 64 << 10
 """Lowest largest-chunk size a job accepts: shorter chunks leave adaptive models too little to learn from."""
+_HANDLES = ("on_event", "cancel_flag")
+"""A job's fields that belong to whoever runs it, not to the description of its work."""
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,19 @@ def finished_event(entry: EntryRecord, seconds: float) -> EntryFinished:
 
 @dataclass
 class Job:
-    """Base of all jobs: event delivery, progress throttling, cancel, and the final summary."""
+    """Base of all jobs: event delivery, progress throttling, cancel, and the final summary.
+
+    A job pickles as the description of its work (see :meth:`__reduce__`), so that one process can
+    build it and another run it.
+    """
 
     on_event: EventHandler | None = None
     cancel_flag: CancelFlag = field(default_factory=threading.Event)
     device: str = "cpu"
     """Where models run ('cpu' or 'cuda'; see lmarchive.device.resolve_device)."""
     kind: str = field(default="job", init=False)
+    archive: str | os.PathLike[str] = ""
+    """The archive the job reads or writes."""
 
     def __post_init__(self) -> None:
         self._done = 0
@@ -148,6 +157,13 @@ class Job:
         self._last_progress = 0.0
         self._results: list[EntryFinished] = []
         self._compile_noticed = False
+
+    def __reduce__(self) -> tuple[Callable[[], Job], tuple[()]]:
+        """Pickle the work, not the runner's handles: ``on_event`` and ``cancel_flag`` (a threading.Event
+        does not pickle) stay behind, and so does the state of a run.  The copy is built afresh, checks
+        included; whoever runs it attaches its own handles with :func:`dataclasses.replace`."""
+        work = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name not in _HANDLES}
+        return partial(type(self), **work), ()
 
     # -- plumbing shared by every job ---------------------------------------------------
     def cancel(self) -> None:
@@ -326,7 +342,6 @@ def _select(reader: ContainerReader, members: Sequence[str] | None) -> list[Entr
 class _WritingJob(Job):
     """Shared by create and add: collect sources, then write a new archive atomically."""
 
-    archive: str | os.PathLike[str] = ""
     paths: Sequence[str | os.PathLike[str]] = ()
     model: str | None = DEFAULT_MODEL
     sources: Sequence[Source] | None = None
@@ -410,7 +425,6 @@ class AddJob(_WritingJob):
 class ExtractJob(Job):
     """Extract all or some members into a folder (never outside it, never overwriting unasked)."""
 
-    archive: str | os.PathLike[str] = ""
     dest: str | os.PathLike[str] = "."
     members: Sequence[str] | None = None
     overwrite: bool = False
@@ -445,7 +459,6 @@ class TestJob(Job):
     """Decode every member and verify every checksum without writing anything."""
 
     __test__ = False  # not a pytest test class
-    archive: str | os.PathLike[str] = ""
     members: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
@@ -465,7 +478,6 @@ class TestJob(Job):
 class DeleteJob(Job):
     """Remove members (a folder name removes everything below it) by rewriting the archive."""
 
-    archive: str | os.PathLike[str] = ""
     members: Sequence[str] = ()
 
     def __post_init__(self) -> None:

@@ -15,7 +15,7 @@ from lmarchive_gui.about_dialog import AboutDialog
 from lmarchive_gui.job_controller import JobController
 from lmarchive_gui.scratch import ScratchArea
 from lmarchive_gui.settings import Settings
-from lmarchive_gui.worker_process import INSPECT, SELFTEST, JobOutcome
+from lmarchive_gui.worker_process import Inspect, JobOutcome, Selftest
 
 
 class AboutFlow:
@@ -33,7 +33,7 @@ class AboutFlow:
     def show(self) -> AboutDialog:
         """The About dialog, rebuilt for the current settings unless a job of its own is still running."""
         running = self._jobs.running
-        own_job = running is not None and running.kind in (SELFTEST, INSPECT)
+        own_job = running is not None and isinstance(running.task, Selftest | Inspect)
         if self._about is not None and not own_job:
             self._about.deleteLater()
             self._about = None
@@ -41,8 +41,7 @@ class AboutFlow:
             about = self._about = AboutDialog(self._settings(), self._parent)
             about.selftest_requested.connect(self.run_selftest)
             if not self._jobs.submit(
-                INSPECT,
-                None,
+                Inspect(self._settings().model),
                 on_success=lambda outcome: about.show_facts(outcome.facts),
                 on_failure=lambda outcome: about.show_facts_unavailable(outcome.finished.error or "unknown"),
             ):
@@ -59,5 +58,6 @@ class AboutFlow:
         def report(outcome: JobOutcome) -> None:
             about.show_selftest_result(outcome.detail or outcome.finished.error or "FAIL: the selftest did not finish")
 
-        if not self._jobs.submit(SELFTEST, None, dest=str(self._scratch.root), on_success=report, on_failure=report):
+        task = Selftest(self._settings().model, str(self._scratch.root))
+        if not self._jobs.submit(task, on_success=report, on_failure=report):
             about.show_selftest_result("Another job is running: try again when it has finished.")

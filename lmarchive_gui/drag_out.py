@@ -17,10 +17,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QMimeData, QUrl
 
+from lmarchive.jobs import ExtractJob
 from lmarchive_gui.entry_model import EntryTableModel
 from lmarchive_gui.job_controller import JobController
 from lmarchive_gui.scratch import ScratchArea
-from lmarchive_gui.worker_process import EXTRACT
 
 
 class DragOut:
@@ -44,11 +44,7 @@ class DragOut:
             then(targets)
             return
         self._jobs.submit(
-            EXTRACT,
-            archive,
-            dest=str(folder),
-            members=missing,
-            overwrite=True,
+            ExtractJob(archive=str(archive), dest=str(folder), members=missing, overwrite=True),
             on_success=lambda _o: then(targets),
         )
 

@@ -13,16 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lmarchive.container import ContainerReader
-from lmarchive.errors import LMArchiveError
+from lmarchive.errors import DamagedArchiveError, FormatError, LMArchiveError, OverwriteError
 from lmarchive.extracting import Resolution, existing_targets
+from lmarchive.jobs import ExtractJob, TestJob
 from lmarchive_gui.extract_dialogs import Conflict, new_folder
 from lmarchive_gui.job_controller import ERROR_TITLES, JobController
 from lmarchive_gui.progress_panel import entries_text
 from lmarchive_gui.questions import AskingWindow
 from lmarchive_gui.worker_process import EXTRACT, TEST, JobOutcome
-
-DAMAGE_ERRORS = frozenset({"FormatError", "ChecksumError", "DamagedArchiveError"})
-"""How an extraction that met a damaged chunk ends (without keep-going, at the first one)."""
 
 
 class ExtractFlow:
@@ -86,13 +84,14 @@ class ExtractFlow:
                 return
             answers.update(asked)
         self._jobs.submit(
-            EXTRACT,
-            window.archive,
-            dest=str(dest),
-            members=tuple(members) if members else None,
-            overwrite=window.settings.overwrite == "always",
-            keep_going=keep_going,
-            resolutions=tuple(answers.items()),
+            ExtractJob(
+                archive=str(window.archive),
+                dest=str(dest),
+                members=tuple(members) if members else None,
+                overwrite=window.settings.overwrite == "always",
+                keep_going=keep_going,
+                resolutions=dict(answers),
+            ),
             on_success=lambda o: window.say(f"Extracted {entries_text(o.finished.entries)} to {dest}"),
             on_failure=lambda o: self._extract_failed(o, dest, members, answers, keep_going=keep_going),
         )
@@ -141,13 +140,13 @@ class ExtractFlow:
         if keep_going and outcome.damage:
             window.show_damage_report(outcome.damage, dest)
             return
-        if not keep_going and outcome.error_type in DAMAGE_ERRORS:
+        if not keep_going and outcome.failed_with(FormatError):  # a damaged chunk (without keep-going, the first)
             if window.ask_extract_intact(finished.error or ""):
                 self.extract_to(dest, members, keep_going=True, resolutions=answers)
             else:
                 window.say("Extraction cancelled: nothing was extracted")
             return
-        if outcome.error_type == "OverwriteError" and window.settings.overwrite == "ask":
+        if outcome.failed_with(OverwriteError) and window.settings.overwrite == "ask":
             asked = self._resolve_conflicts(dest, members, answers)  # a file that appeared since the question
             if asked is None:
                 window.say("Extraction cancelled")
@@ -164,8 +163,7 @@ class ExtractFlow:
             return
         name = window.archive.name
         self._jobs.submit(
-            TEST,
-            window.archive,
+            TestJob(archive=str(window.archive)),
             on_success=lambda o: window.show_info(
                 "Test passed", f"All {entries_text(o.finished.entries)} of {name} decoded and matched their checksums."
             ),
@@ -175,7 +173,7 @@ class ExtractFlow:
     def _test_failed(self, outcome: JobOutcome) -> None:
         if outcome.finished.cancelled:
             return
-        if outcome.error_type != "DamagedArchiveError" or not outcome.damage:
+        if not outcome.failed_with(DamagedArchiveError) or not outcome.damage:
             self._window.show_error(ERROR_TITLES[TEST], outcome.finished.error or "unknown error")
         elif self._window.ask_damage_after_test(outcome.damage):
             self._extract_intact()

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from lmarchive.jobs import EntryFinished, Event, Notice
 from lmarchive_gui.settings import Settings
 from lmarchive_gui.worker import Worker
-from lmarchive_gui.worker_process import ADD, CREATE, DELETE, EXTRACT, TEST, JobOutcome, JobRequest
+from lmarchive_gui.worker_process import ADD, CREATE, DELETE, EXTRACT, TEST, JobOutcome, JobRequest, Task
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +101,17 @@ class JobController(QObject):
 
     def submit(
         self,
-        kind: str,
-        archive: Path | None,
+        task: Task,
         *,
         on_success: OutcomeHandler | None = None,
         on_failure: OutcomeHandler | None = None,
         restore: Path | None = None,
-        **fields: object,
     ) -> bool:
-        """Start a job (False, and a word in the status bar, while another one runs)."""
+        """Start a core job (as the flow built it; the worker attaches its handles) or an app task, on the
+        device the settings choose (False, and a word in the status bar, while another job runs)."""
         if not self.check_idle():
             return False
-        settings = self._settings()
-        where = str(archive) if archive is not None else ""
-        request = JobRequest(next(self._ids), kind, where, settings.model, settings.device, **fields)  # type: ignore[arg-type]
+        request = JobRequest(next(self._ids), task, self._settings().device)
         self._start(ActiveJob(request, on_success, on_failure, restore))
         return True
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushBu
 from lmarchive.jobs import EntryFinished, EntryStarted, Event, JobStarted, Preparing, Progress
 from lmarchive_gui.eta import EtaEstimator
 from lmarchive_gui.formatting import duration_text, rate_text, size_text
-from lmarchive_gui.worker_process import ADD, CREATE, DELETE, EXTRACT, INSPECT, SALVAGE, SELFTEST, TEST, JobRequest
+from lmarchive_gui.worker_process import ADD, CREATE, DELETE, EXTRACT, SALVAGE, SELFTEST, TEST, Inspect, JobRequest
 
 ESTIMATING = "estimating time left…"
 _VERBS = {
@@ -117,8 +117,8 @@ class ProgressPanel(QFrame):
             return ""
         if request.kind == SELFTEST:
             return "Running the selftest"
-        if request.kind == INSPECT:
-            return f"Loading the model {request.model}"
+        if isinstance(request.task, Inspect):
+            return f"Loading the model {request.task.model}"
         return _VERBS[request.kind].format(n=entries_text(count), archive=Path(request.archive).name)
 
     def _cancel_clicked(self) -> None:

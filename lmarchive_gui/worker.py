@@ -28,12 +28,20 @@ from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from lmarchive.errors import ArchiveBusyError
+from lmarchive.errors import ArchiveBusyError, CancelledError
 from lmarchive.extracting import is_decoding_temporary
-from lmarchive.jobs import EntryStarted, JobFinished
+from lmarchive.jobs import EntryStarted, ExtractJob, JobFinished
 from lmarchive.locking import WriterLock
 from lmarchive.safety import TEMP_PREFIX
-from lmarchive_gui.worker_process import EXTRACT, SELFTEST, WRITING_KINDS, JobOutcome, JobRequest, run_request, serve
+from lmarchive_gui.worker_process import (
+    WRITING_KINDS,
+    JobOutcome,
+    JobRequest,
+    Selftest,
+    WorkerLost,
+    run_request,
+    serve,
+)
 
 if TYPE_CHECKING:
     from lmarchive.jobs import Event
@@ -129,9 +137,9 @@ def clean_up_killed_job(request: JobRequest, started_entries: list[str], since: 
         with contextlib.suppress(ArchiveBusyError, OSError):
             WriterLock(request.archive).release()
         return
-    if request.kind != EXTRACT:
+    if not isinstance(request.task, ExtractJob):
         return
-    dest = Path(request.dest)
+    dest = Path(request.task.dest)
     for folder in {dest, *(dest / PurePosixPath(name).parent for name in started_entries)}:
         with contextlib.suppress(OSError):
             for path in folder.glob(f"{TEMP_PREFIX}*"):
@@ -267,13 +275,12 @@ class ProcessWorker(Worker):
         assert running is not None
         self._stop_process(graceful=False)
         clean_up_killed_job(running.request, running.entries, running.started)
-        if running.request.kind == SELFTEST:
+        if isinstance(running.request.task, Selftest):
             error = error or "the selftest was cancelled"
         cancelled = error is None
         message = "cancelled" if cancelled else error
         finished = JobFinished(False, cancelled, 0, 0, 0, 0, time.time() - running.started, message)
-        error_type = "CancelledError" if cancelled else "WorkerLost"
-        self._finish(JobOutcome(running.request.job_id, finished, error_type))
+        self._finish(JobOutcome(running.request.job_id, finished, CancelledError if cancelled else WorkerLost))
 
     def _stop_process(self, *, graceful: bool = True) -> None:
         """Stop the process (asking first when ``graceful``) and close its queues."""

@@ -6,16 +6,19 @@ torch) loads.
 
 Protocol, over two multiprocessing queues and one multiprocessing.Event:
 
-- requests: :class:`JobRequest` objects, or None to make the process exit.
+- requests: :class:`JobRequest` objects, or None to make the process exit.  A request carries the
+  core's own job (:class:`lmarchive.jobs.Job`, which pickles as the description of its work) or
+  one of the app's tasks that are not core jobs (:class:`Inspect`, :class:`Selftest`, :class:`Salvage`).
 - events: ``(job_id, event)`` for every core event of a running job except JobFinished (the
   frozen dataclasses of :mod:`lmarchive.jobs`, pickled as they are), then exactly one
-  :class:`JobOutcome` per request, which carries the JobFinished.
+  :class:`JobOutcome` per request, which carries the JobFinished and the class of the error.
 - cancel: the job's ``cancel_flag``; the parent clears it before each request and sets it to
   cancel.  The core then stops at its next check and removes its temporary files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -23,23 +26,18 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Event as ProcessEvent
 
-    from lmarchive.codec import ChunkPlan
-    from lmarchive.extracting import Resolution
     from lmarchive.jobs import CancelFlag, Event, Job, JobFinished
     from lmarchive.reading import Damage
 
 CREATE, ADD, EXTRACT, TEST, DELETE = "create", "add", "extract", "test", "delete"
-SELFTEST = "selftest"
-INSPECT = "inspect"
-"""Not a core job: report the device and the model's fingerprint (loading both is the worker's business)."""
-SALVAGE = "salvage"
-"""Rebuild an archive whose directory is lost: ``paths[0]`` is the damaged one, ``archive`` the one written."""
+"""The core jobs' ``kind``s."""
+SELFTEST, INSPECT, SALVAGE = "selftest", "inspect", "salvage"
 WRITING_KINDS = (CREATE, ADD, DELETE, SALVAGE)
 """Jobs that write the archive file (through a ``.lmz-partial-*`` file beside it)."""
 PARENT_CHECK_S = 1.0
@@ -48,27 +46,69 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 @dataclass(frozen=True)
+class Inspect:
+    """Not a core job: report the device and the model's fingerprint (loading both is the worker's business)."""
+
+    model: str
+    kind: ClassVar[str] = INSPECT
+
+
+@dataclass(frozen=True)
+class Selftest:
+    """Not a core job: check the model and the coder against the shipped vectors."""
+
+    model: str
+    scratch: str
+    """A folder for the selftest's files, which the GUI removes at exit."""
+    kind: ClassVar[str] = SELFTEST
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """Not a core job: rebuild ``damaged``, whose directory is lost, into ``archive`` from its recovery records."""
+
+    damaged: str
+    archive: str
+    overwrite: bool = False
+    kind: ClassVar[str] = SALVAGE
+
+
+Task: TypeAlias = "Job | Inspect | Selftest | Salvage"
+"""What a request asks of the worker (a string: the core is not imported here until a job runs)."""
+
+
+@dataclass(frozen=True)
 class JobRequest:
-    """One job for the worker; plain strings so it pickles across the process boundary."""
+    """One task for the worker: a core job as the app built it (without its handles), or an app task."""
 
     job_id: int
-    kind: str
-    archive: str
-    model: str
+    task: Task
     device: str = "auto"
-    paths: tuple[str, ...] = ()
-    members: tuple[str, ...] | None = None
-    dest: str = ""
-    """Extraction folder; for the selftest, a scratch folder the GUI removes at exit."""
-    overwrite: bool = False
-    keep_going: bool = False
-    """For extract: write every intact member of a damaged archive, then report the damaged ones."""
-    resolutions: tuple[tuple[str, Resolution], ...] = ()
-    """For extract: (member, "replace" | "skip" | "rename") for members whose targets exist."""
-    chunk_kib: int = 0
-    """Largest chunk for create and add, in KiB (the Settings choice)."""
-    keep: tuple[str, ...] = ()
-    """For add: members left as they are although ``paths`` hold items of those names (the user chose Skip)."""
+    """The Settings choice, resolved in the worker: finding a GPU may import torch, which the GUI does not need."""
+
+    @property
+    def kind(self) -> str:
+        return self.task.kind
+
+    @property
+    def archive(self) -> str:
+        """The archive the task reads or writes ('' for inspect and the selftest)."""
+        return "" if isinstance(self.task, Inspect | Selftest) else str(self.task.archive)
+
+
+class WorkerLost(Exception):
+    """An outcome's error when the worker process died or stopped answering before it reported."""
+
+
+class SelftestFailed(Exception):
+    """An outcome's error when a selftest check did not pass; the report is the outcome's ``detail``."""
+
+
+class InternalError(Exception):
+    """An outcome's error when something other than an archive error stopped the job: a bug.
+
+    Its own class stays in the traceback: an arbitrary exception class might not pickle by reference.
+    """
 
 
 @dataclass(frozen=True)
@@ -77,8 +117,9 @@ class JobOutcome:
 
     job_id: int
     finished: JobFinished
-    error_type: str | None = None
-    """Class name of the exception that ended the job ('OverwriteError', ...), None on success."""
+    error: type[Exception] | None = None
+    """The class of the exception that ended the job (an LMArchiveError, CancelledError for a cancel,
+    or one of this module's: WorkerLost, SelftestFailed, InternalError), None on success."""
     detail: str | None = None
     """The selftest's report."""
     facts: tuple[tuple[str, str], ...] = ()
@@ -88,6 +129,10 @@ class JobOutcome:
     traceback: str | None = None
     """For the log file only, when something other than an archive error stopped the job."""
 
+    def failed_with(self, error: type[Exception]) -> bool:
+        """Whether the job ended with ``error`` or one of its subclasses."""
+        return self.error is not None and issubclass(self.error, error)
+
 
 def _failed(message: str, *, cancelled: bool = False) -> JobFinished:
     from lmarchive.jobs import JobFinished
@@ -95,91 +140,40 @@ def _failed(message: str, *, cancelled: bool = False) -> JobFinished:
     return JobFinished(False, cancelled, 0, 0, 0, 0, 0.0, message)
 
 
-def chunk_plan(request: JobRequest) -> ChunkPlan | None:
-    """The request's largest chunk as a core plan (None: the model's own); the smallest stays at the
-    core's floor unless that is larger."""
-    from lmarchive.codec import ChunkPlan
-    from lmarchive.jobs import SMALLEST_MAX_CHUNK
-
-    if not request.chunk_kib:
-        return None
-    largest = request.chunk_kib * 1024
-    return ChunkPlan(min_size=min(SMALLEST_MAX_CHUNK, largest), max_size=largest)
-
-
-def build_job(request: JobRequest, device: str, on_event: Callable[[Event], None], cancel_flag: CancelFlag) -> Job:
-    """The core job a request names, on the resolved ``device``; the GUI never does archive work itself."""
-    from lmarchive import jobs
-
-    common: dict[str, Any] = {
-        "on_event": on_event,
-        "cancel_flag": cancel_flag,
-        "archive": request.archive,
-        "device": device,
-    }
-    members = list(request.members) if request.members is not None else None
-    match request.kind:
-        case "create":
-            return jobs.CreateJob(
-                **common,
-                paths=list(request.paths),
-                model=request.model,
-                overwrite=request.overwrite,
-                plan=chunk_plan(request),
-            )
-        case "add":
-            return jobs.AddJob(
-                **common, paths=list(request.paths), model=request.model, plan=chunk_plan(request), keep=request.keep
-            )
-        case "extract":
-            return jobs.ExtractJob(
-                **common,
-                dest=request.dest,
-                members=members,
-                overwrite=request.overwrite,
-                keep_going=request.keep_going,
-                resolutions=dict(request.resolutions),
-            )
-        case "test":
-            return jobs.TestJob(**common, members=members)
-        case "delete":
-            return jobs.DeleteJob(**common, members=members or ())
-    raise ValueError(f"unknown job kind {request.kind!r}")
-
-
-def inspect(request: JobRequest, device: str) -> JobOutcome:
+def inspect(job_id: int, task: Inspect, device: str) -> JobOutcome:
     """The facts the About dialog shows that need the model loaded (which only the worker does)."""
     from lmarchive.jobs import JobFinished, device_name
     from lmarchive.models.registry import load_model
 
-    model = load_model(request.model, device)
+    model = load_model(task.model, device)
     facts = (("Model", model.name), ("Fingerprint", model.fingerprint.hex()), ("Device", device_name(device)))
-    return JobOutcome(request.job_id, JobFinished(True, False, 0, 0, 0, 0, 0.0), facts=facts)
+    return JobOutcome(job_id, JobFinished(True, False, 0, 0, 0, 0, 0.0), facts=facts)
 
 
-def salvage(request: JobRequest) -> JobOutcome:
-    """Write what the recovery records of ``paths[0]`` describe to ``archive``; ``detail`` lists what was dropped."""
+def salvage(job_id: int, task: Salvage) -> JobOutcome:
+    """Write what the recovery records of ``task.damaged`` describe to ``task.archive``; ``detail``
+    lists what was dropped."""
     import time
 
     from lmarchive.jobs import JobFinished
     from lmarchive.salvage import salvage as salvage_archive
 
     started = time.monotonic()
-    result = salvage_archive(request.paths[0], request.archive, overwrite=request.overwrite)
+    result = salvage_archive(task.damaged, task.archive, overwrite=task.overwrite)
     files = [e for e in result.entries if not e.is_dir]
     finished = JobFinished(
         True, False, len(result.entries), sum(e.size for e in files), 0, 0, time.monotonic() - started
     )
-    return JobOutcome(request.job_id, finished, detail="\n".join(result.dropped))
+    return JobOutcome(job_id, finished, detail="\n".join(result.dropped))
 
 
-def selftest(request: JobRequest, device: str, cancel_flag: CancelFlag) -> JobOutcome:
+def selftest(job_id: int, task: Selftest, device: str, cancel_flag: CancelFlag) -> JobOutcome:
     from lmarchive.jobs import JobFinished
     from lmarchive_gui.selftest import run_selftest
 
-    result = run_selftest(request.model, device, request.dest, cancel_flag)
+    result = run_selftest(task.model, device, task.scratch, cancel_flag)
     finished = JobFinished(result.ok, False, 0, 0, 0, 0, result.seconds, None if result.ok else result.report)
-    return JobOutcome(request.job_id, finished, None if result.ok else "SelftestFailed", result.report)
+    return JobOutcome(job_id, finished, None if result.ok else SelftestFailed, result.report)
 
 
 def run_request(request: JobRequest, emit: Callable[[Event], None], cancel_flag: CancelFlag) -> JobOutcome:
@@ -196,26 +190,27 @@ def run_request(request: JobRequest, emit: Callable[[Event], None], cancel_flag:
         else:
             emit(event)
 
+    task = request.task
     try:
         device = resolve_device(request.device)
-        if request.kind == INSPECT:
-            return inspect(request, device)
-        if request.kind == SELFTEST:
-            return selftest(request, device, cancel_flag)
-        if request.kind == SALVAGE:
-            return salvage(request)
-        finished = build_job(request, device, on_event, cancel_flag).run()
-        return JobOutcome(request.job_id, finished)
+        if isinstance(task, Inspect):
+            return inspect(request.job_id, task, device)
+        if isinstance(task, Selftest):
+            return selftest(request.job_id, task, device, cancel_flag)
+        if isinstance(task, Salvage):
+            return salvage(request.job_id, task)
+        job = dataclasses.replace(task, on_event=on_event, cancel_flag=cancel_flag, device=device)
+        return JobOutcome(request.job_id, job.run())
     except LMArchiveError as exc:
         cancelled = isinstance(exc, CancelledError)
         finished = summaries[-1] if summaries else _failed(str(exc), cancelled=cancelled)
         damage = exc.damage if isinstance(exc, DamagedArchiveError) else ()
-        return JobOutcome(request.job_id, finished, type(exc).__name__, damage=damage)
+        return JobOutcome(request.job_id, finished, type(exc), damage=damage)
     except Exception as exc:  # a bug, not a user error: one line for the dialog, the traceback for the log
         return JobOutcome(
             request.job_id,
             _failed(f"internal error: {exc}"),
-            type(exc).__name__,
+            InternalError,
             traceback=traceback.format_exc(),
         )
 

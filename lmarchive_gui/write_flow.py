@@ -15,19 +15,30 @@ from pathlib import Path
 from typing import Protocol
 
 import lmarchive
+from lmarchive.codec import ChunkPlan
 from lmarchive.errors import LMArchiveError
+from lmarchive.jobs import SMALLEST_MAX_CHUNK, AddJob, CreateJob, DeleteJob
 from lmarchive.writing import collect_tree, default_arcname
 from lmarchive_gui.formatting import size_text
 from lmarchive_gui.job_controller import JobController
 from lmarchive_gui.progress_panel import entries_text
 from lmarchive_gui.questions import SKIP
 from lmarchive_gui.settings import Settings
-from lmarchive_gui.worker_process import ADD, CREATE, DELETE, SALVAGE, JobOutcome
+from lmarchive_gui.worker_process import JobOutcome, Salvage
 
 OTHER_ARCHIVE_SUFFIXES = frozenset(
     ".zip .7z .rar .tar .tgz .tbz2 .txz .gz .bz2 .xz .zst .lz .lz4 .lzma .cab .arj .lzh .iso".split()
 )
 """Names of other archivers' files: given one of these to open, LM Archive asks before compressing it."""
+
+
+def chunk_plan(chunk_kib: int) -> ChunkPlan | None:
+    """The Settings' largest chunk as a core plan (None for 0: the model's own); the smallest stays at
+    the core's floor unless that is larger."""
+    if not chunk_kib:
+        return None
+    largest = chunk_kib * 1024
+    return ChunkPlan(min_size=min(SMALLEST_MAX_CHUNK, largest), max_size=largest)
 
 
 def unique_path(path: Path) -> Path:
@@ -149,12 +160,15 @@ class WriteFlow:
             return
         before = self._window.archive
         self._window.show_new_archive(target)
+        settings = self._window.settings
         self._jobs.submit(
-            CREATE,
-            target,
-            paths=tuple(paths),
-            overwrite=True,
-            chunk_kib=self._window.settings.chunk_kib,
+            CreateJob(
+                archive=str(target),
+                paths=tuple(paths),
+                model=settings.model,
+                overwrite=True,
+                plan=chunk_plan(settings.chunk_kib),
+            ),
             on_success=self._created,
             restore=before,
         )
@@ -198,11 +212,13 @@ class WriteFlow:
                     return
                 keep = tuple(meets.existing)
         self._jobs.submit(
-            ADD,
-            window.archive,
-            paths=tuple(paths),
-            keep=keep,
-            chunk_kib=window.settings.chunk_kib,
+            AddJob(
+                archive=str(window.archive),
+                paths=tuple(paths),
+                model=window.settings.model,
+                plan=chunk_plan(window.settings.chunk_kib),
+                keep=keep,
+            ),
             on_success=lambda o: self._say_done("Added", o),
         )
 
@@ -219,9 +235,7 @@ class WriteFlow:
             return
         count = len(names)
         self._jobs.submit(
-            DELETE,
-            window.archive,
-            members=tuple(names),
+            DeleteJob(archive=str(window.archive), members=tuple(names)),
             on_success=lambda _o: window.say(f"Deleted {entries_text(count)}"),
         )
 
@@ -248,4 +262,4 @@ class WriteFlow:
                 )
 
         # Overwrite: the user chose that name in a save dialog, which has asked about replacing it.
-        self._jobs.submit(SALVAGE, output, paths=(str(broken),), overwrite=output.exists(), on_success=salvaged)
+        self._jobs.submit(Salvage(str(broken), str(output), overwrite=output.exists()), on_success=salvaged)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import threading
 from collections.abc import Callable
@@ -222,6 +223,16 @@ def test_bad_chunk_plans_are_refused(tmp_path: Path, plan: ChunkPlan, message: s
         with pytest.raises(LMArchiveError, match=message):
             job(archive=tmp_path / "x.lmz", paths=[tmp_path / "f"], plan=plan)
     assert not (tmp_path / "x.lmz").exists()
+
+
+def test_a_job_pickles_as_its_work_without_the_runners_handles(tmp_path: Path) -> None:
+    """What the app sends its worker process: the description, checks run again; handles stay behind."""
+    plan = ChunkPlan(min_size=64 << 10, max_size=64 << 10)
+    job = CreateJob(on_event=lambda event: None, archive=tmp_path / "x.lmz", paths=[tmp_path], plan=plan)
+    job.cancel()
+    sent = pickle.loads(pickle.dumps(job))
+    assert (sent.kind, sent.archive, sent.paths, sent.plan) == ("create", job.archive, job.paths, plan)
+    assert sent.on_event is None and not sent.cancelled()
 
 
 def test_delete_a_folder_removes_everything_under_it(built: tuple[Path, dict[str, bytes | None]]) -> None:

@@ -21,7 +21,7 @@ from conftest import partial_files, text_bytes
 
 import lmarchive
 from lmarchive.errors import ArchiveBusyError
-from lmarchive.jobs import AddJob, EntryFinished, Progress
+from lmarchive.jobs import AddJob, CreateJob, EntryFinished, Progress
 from lmarchive.locking import LOCK_PREFIX, lock_path
 from lmarchive.safety import TEMP_PREFIX, atomic_output
 from lmarchive_gui.worker_process import JobOutcome, JobRequest, serve
@@ -128,7 +128,7 @@ def test_sigterm_to_the_gui_worker_process_cleans_up(
     worker = context.Process(target=serve, args=(requests, events, cancel, 1), daemon=True)
     worker.start()
     try:
-        requests.put(JobRequest(1, "create", str(archive), "fast", paths=(str(big_text),)))
+        requests.put(JobRequest(1, CreateJob(archive=str(archive), paths=(str(big_text),), model="fast")))
         deadline = time.monotonic() + WAIT_S
         while True:
             try:

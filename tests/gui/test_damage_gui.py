@@ -15,11 +15,12 @@ from pytestqt.qtbot import QtBot
 
 from lmarchive.codec import ChunkPlan
 from lmarchive.container import ContainerReader
-from lmarchive.jobs import CreateJob
+from lmarchive.errors import DamagedArchiveError
+from lmarchive.jobs import CreateJob, ExtractJob
 from lmarchive.reading import Damage
 from lmarchive_gui.extract_dialogs import DamageDialog
 from lmarchive_gui.main_window import MainWindow
-from lmarchive_gui.worker_process import EXTRACT, JobRequest, run_request
+from lmarchive_gui.worker_process import JobRequest, run_request
 
 from .conftest import answer_modal, text
 
@@ -215,8 +216,8 @@ def test_a_file_that_is_no_archive_is_not_offered_salvage(
 def test_the_worker_protocol_carries_keep_going_and_the_damage(damaged: Path, tmp_path: Path) -> None:
     """What crosses the process boundary: the request's keep_going, the outcome's every damaged range."""
     out = tmp_path / "out"
-    request = JobRequest(1, EXTRACT, str(damaged), "fast", "cpu", dest=str(out), keep_going=True)
+    request = JobRequest(1, ExtractJob(archive=str(damaged), dest=str(out), keep_going=True), "cpu")
     outcome = pickle.loads(pickle.dumps(run_request(pickle.loads(pickle.dumps(request)), lambda e: None, Event())))
-    assert outcome.error_type == "DamagedArchiveError"
+    assert outcome.error is DamagedArchiveError
     assert [(d.name, d.chunk) for d in outcome.damage] == [("b.txt", 1)]
     assert (out / "a.txt").exists() and (out / "c.txt").exists()

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from lmarchive.jobs import COMPILING, CreateJob, EntryStarted, ExtractJob, JobStarted, Preparing, Progress
 from lmarchive_gui.progress_panel import ESTIMATING, ProgressPanel
-from lmarchive_gui.worker_process import CREATE, EXTRACT, JobRequest
+from lmarchive_gui.worker_process import JobRequest
 
 from .conftest import text
 
@@ -41,7 +41,7 @@ def panel(qtbot: QtBot) -> ProgressPanel:
 
 
 def test_preparation_is_a_labelled_step_not_a_stuck_zero(panel: ProgressPanel, clock: Clock) -> None:
-    panel.start(JobRequest(1, CREATE, "/x/books.lmz", "default"))
+    panel.start(JobRequest(1, CreateJob(archive="/x/books.lmz", model="default")))
     assert panel.overall.maximum() == 0 and panel.overall_text.text() == "Preparing…"  # the worker starting
     panel.on_event(JobStarted("create", "/x/books.lmz", 2, 4_000_000, "CPU"))
     panel.on_event(Preparing("loading the model default"))
@@ -55,7 +55,7 @@ def test_preparation_is_a_labelled_step_not_a_stuck_zero(panel: ProgressPanel, c
 def test_compiling_mid_job_shows_as_preparation_then_the_bar_resumes(panel: ProgressPanel, clock: Clock) -> None:
     """Where the shipped kernels do not fit, numba compiles when a kernel is first called, which can be
     after bytes were counted (a decoder's kernel): the wait is named, then the bar comes back."""
-    panel.start(JobRequest(1, EXTRACT, "/x/books.lmz", "default"))
+    panel.start(JobRequest(1, ExtractJob(archive="/x/books.lmz")))
     panel.on_event(JobStarted("extract", "/x/books.lmz", 1, 1_000_000, "CPU"))
     panel.on_event(Progress(10_000, 1_000_000, "a.txt", 10_000, 1_000_000))
     panel.on_event(Preparing(COMPILING))
@@ -66,7 +66,7 @@ def test_compiling_mid_job_shows_as_preparation_then_the_bar_resumes(panel: Prog
 
 
 def test_time_left_waits_for_a_tenth_then_follows_the_recent_pace(panel: ProgressPanel, clock: Clock) -> None:
-    panel.start(JobRequest(1, CREATE, "/x/books.lmz", "default"))
+    panel.start(JobRequest(1, CreateJob(archive="/x/books.lmz", model="default")))
     panel.on_event(JobStarted("create", "/x/books.lmz", 1, 1_000_000, "CPU"))
     panel.on_event(Progress(0, 1_000_000, "a.txt", 0, 1_000_000))
     clock.now += 60  # a long warm-up at 0 must not count as a slow pace
@@ -83,7 +83,7 @@ def test_time_left_waits_for_a_tenth_then_follows_the_recent_pace(panel: Progres
 
 def test_current_entry_bar_moves_during_extraction(panel: ProgressPanel, clock: Clock) -> None:
     """An extraction reports entries only after their batch is decoded; Progress names the entry."""
-    panel.start(JobRequest(1, EXTRACT, "/x/books.lmz", ""))
+    panel.start(JobRequest(1, ExtractJob(archive="/x/books.lmz")))
     panel.on_event(JobStarted("extract", "/x/books.lmz", 2, 4_000_000, "CPU"))
     panel.on_event(Progress(500_000, 4_000_000, "a.txt", 500_000, 1_000_000))
     assert panel.current_text.text() == "a.txt" and panel.current.value() == 500
@@ -105,7 +105,7 @@ def test_a_real_extraction_drives_the_current_bar(panel: ProgressPanel, clock: C
         if isinstance(event, Progress):
             shown.append((panel.current_text.text(), panel.current.value()))
 
-    panel.start(JobRequest(1, EXTRACT, str(archive), ""))
+    panel.start(JobRequest(1, ExtractJob(archive=archive)))
     ExtractJob(on_event=on_event, archive=archive, dest=tmp_path / "out").run()
     assert shown and all(name.startswith("in/f") for name, _ in shown)
     assert shown[-1] == ("in/f2.txt", 1000)

@@ -11,13 +11,15 @@ from pytestqt.qtbot import QtBot
 
 import lmarchive
 from lmarchive.codec import ChunkPlan
+from lmarchive.jobs import AddJob, CreateJob
 from lmarchive.models.registry import resolve
 from lmarchive_gui.main_window import MainWindow
 from lmarchive_gui.profiles import NO_LM_NOTE
 from lmarchive_gui.settings import SCHEMA_VERSION, Settings, SettingsStore, cache_dir, config_dir, log_dir
 from lmarchive_gui.settings_dialog import SettingsDialog
 from lmarchive_gui.worker import InlineWorker
-from lmarchive_gui.worker_process import ADD, CREATE, JobRequest, chunk_plan
+from lmarchive_gui.worker_process import JobRequest
+from lmarchive_gui.write_flow import chunk_plan
 
 
 def test_folders_follow_platformdirs(private_dirs: Path) -> None:
@@ -146,12 +148,13 @@ def test_create_and_add_requests_carry_the_chunk_size(
     monkeypatch.setattr(window, "ask_new_archive_path", lambda default: str(tmp_path / "a.lmz"))
     window.add_paths([str(tmp_path / "a.txt")])
     window.add_paths([str(tmp_path / "b.txt")])
-    assert [(r.kind, r.chunk_kib) for r in worker.requests] == [(CREATE, 64), (ADD, 64)]
+    created, added = (r.task for r in worker.requests)
+    assert isinstance(created, CreateJob) and isinstance(added, AddJob)
+    assert created.plan == added.plan == ChunkPlan(min_size=64 << 10, max_size=64 << 10)
     with lmarchive.open(tmp_path / "a.lmz") as lmz:
         assert sorted(lmz.namelist()) == ["a.txt", "b.txt"]
-    assert chunk_plan(worker.requests[0]) == ChunkPlan(min_size=64 << 10, max_size=64 << 10)
-    assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2", chunk_kib=4096)) == ChunkPlan(max_size=4 << 20)
-    assert chunk_plan(JobRequest(1, CREATE, "x.lmz", "cm2")) is None  # automatic: the model's own plan
+    assert chunk_plan(4096) == ChunkPlan(max_size=4 << 20)
+    assert chunk_plan(0) is None  # automatic: the model's own plan
 
 
 CONCRETE = ("cm2", "cmx", "lmb-s1", "lmt-s1", "cmx+lmb-s1")

@@ -14,14 +14,14 @@ from PySide6.QtWidgets import QLabel, QStyleOptionViewItem, QTableView
 from pytestqt.qtbot import QtBot
 
 from lmarchive.container import ChunkRecord, EntryRecord, EntryType, Method
-from lmarchive.jobs import EntryStarted, JobStarted, Progress, finished_event
+from lmarchive.jobs import CreateJob, EntryStarted, JobStarted, Progress, finished_event
 from lmarchive.models.registry import load_model
 from lmarchive_gui.entry_model import RATIO_ROLE, Column, EntryFilterProxy, EntryTableModel
 from lmarchive_gui.formatting import rate_text, size_text
 from lmarchive_gui.main_window import MainWindow
 from lmarchive_gui.progress_panel import ProgressPanel
 from lmarchive_gui.ratio_delegate import RatioDelegate, bar_colors
-from lmarchive_gui.worker_process import CREATE, JobRequest
+from lmarchive_gui.worker_process import JobRequest
 
 
 def record(name: str, size: int, packed: int, gzip_size: int) -> EntryRecord:
@@ -102,7 +102,7 @@ def test_progress_panel_shows_rate_eta_device_and_current_entry(qtbot: QtBot, mo
     qtbot.addWidget(panel)
     clock = iter([100.0, 100.0, 102.0])
     monkeypatch.setattr("lmarchive_gui.progress_panel.time.monotonic", lambda: next(clock))
-    panel.start(JobRequest(1, CREATE, "/x/books.lmz", "cm2"))
+    panel.start(JobRequest(1, CreateJob(archive="/x/books.lmz", model="cm2")))
     assert panel.isVisible() and panel.title.text() == "Compressing entries into books.lmz"
     panel.on_event(JobStarted("create", "/x/books.lmz", 2, 4_000_000, "CPU"))
     assert panel.title.text() == "Compressing 2 entries into books.lmz" and panel.device.text() == "Device: CPU"

@@ -12,11 +12,12 @@ from conftest import make_tree, partial_files
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from lmarchive.jobs import EntryFinished, JobStarted, Progress
+from lmarchive.errors import CancelledError, ModelError, OverwriteError
+from lmarchive.jobs import CreateJob, EntryFinished, JobStarted, Progress
 from lmarchive_gui.main_window import MainWindow
 from lmarchive_gui.settings import SettingsStore
 from lmarchive_gui.worker import InlineWorker, ProcessWorker
-from lmarchive_gui.worker_process import CREATE, JobOutcome, JobRequest, run_request
+from lmarchive_gui.worker_process import JobOutcome, JobRequest, run_request
 
 from .conftest import text
 
@@ -25,7 +26,7 @@ BIG = 2 << 20
 
 
 def create_request(job_id: int, archive: Path, *paths: Path) -> JobRequest:
-    return JobRequest(job_id, CREATE, str(archive), "cm2", paths=tuple(str(p) for p in paths))
+    return JobRequest(job_id, CreateJob(archive=str(archive), paths=tuple(str(p) for p in paths), model="cm2"))
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +106,7 @@ def test_cancel_stops_the_process_job_and_leaves_nothing(
     with qtbot.waitSignal(process_worker.finished, timeout=60_000) as done:
         process_worker.submit(create_request(1, archive, big_file))
     outcome: JobOutcome = done.args[0]
-    assert outcome.finished.cancelled and outcome.error_type == "CancelledError"
+    assert outcome.finished.cancelled and outcome.error is CancelledError
     assert isinstance(seen[0], JobStarted) and seen[0].device == "CPU"
     assert not archive.exists() and not partial_files(tmp_path)
     assert process_worker.pid is not None, "a cancel the job honoured keeps the process for the next job"
@@ -202,13 +203,14 @@ def test_stand_in_worker_reports_core_errors_by_type(qtbot: QtBot, tmp_path: Pat
     worker = InlineWorker()
     events: list[object] = []
     worker.event.connect(events.append)
-    request = JobRequest(1, CREATE, str(existing), "cm2", paths=(str(tmp_path),))
+    request = JobRequest(1, CreateJob(archive=str(existing), paths=(str(tmp_path),), model="cm2"))
     with qtbot.waitSignal(worker.finished) as done:
         worker.submit(request)
     outcome: JobOutcome = done.args[0]
-    assert outcome.error_type == "OverwriteError" and "already exists" in (outcome.finished.error or "")
+    assert outcome.error is OverwriteError and "already exists" in (outcome.finished.error or "")
     assert existing.read_bytes() == b"not replaced"
     assert not any(isinstance(e, EntryFinished) for e in events)
 
-    unknown = run_request(JobRequest(2, CREATE, str(tmp_path / "x.lmz"), "no-such-model"), events.append, worker)
-    assert unknown.error_type == "ModelError" and "no-such-model" in (unknown.finished.error or "")
+    unknown_model = CreateJob(archive=str(tmp_path / "x.lmz"), model="no-such-model")
+    unknown = run_request(JobRequest(2, unknown_model), events.append, worker)
+    assert unknown.error is ModelError and "no-such-model" in (unknown.finished.error or "")
