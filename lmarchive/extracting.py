@@ -407,6 +407,7 @@ def extract_entries(
     keep_going: bool = False,
     resolutions: Mapping[str, Resolution] | None = None,
     callbacks: ReadCallbacks | None = None,
+    device: str = "cpu",
 ) -> list[Path]:
     """Extract ``entries`` under ``dest``: all of them, or (on any failure or cancel) none.
 
@@ -444,7 +445,8 @@ def extract_entries(
                     job.begin(entry)
                     job.commit()
             _finished(cb, entry, 0.0)
-        decoded = iter_salvaged_chunks(reader, entries, cb) if keep_going else iter_chunks(reader, entries, cb)
+        decode = iter_salvaged_chunks if keep_going else iter_chunks
+        decoded = decode(reader, entries, cb, device=device)
         hurt: list[Damage] = []
         for entry, index, data in decoded:
             if index == 0:

@@ -291,7 +291,6 @@ class Job:
             progress=self._progress,
             cancel=self.cancelled,
             entry_failed=lambda e, message: self.emit(EntryFailed(e.name, message)),
-            device=self.device,
         )
 
     def _write_callbacks(self) -> WriteCallbacks:
@@ -451,6 +450,7 @@ class ExtractJob(Job):
                 keep_going=self.keep_going,
                 resolutions=self.resolutions,
                 callbacks=self._read_callbacks(),
+                device=self.device,
             )
 
 
@@ -471,7 +471,7 @@ class TestJob(Job):
             self._lay_out([(e.name, e.size) for e in entries])
             self.emit(JobStarted(self.kind, str(self.archive), len(entries), self._total, device_name(self.device)))
             self._prepare_models(entries)
-            verify_entries(reader, entries, self._read_callbacks())
+            verify_entries(reader, entries, self._read_callbacks(), device=self.device)
 
 
 @dataclass

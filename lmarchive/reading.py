@@ -29,8 +29,6 @@ class ReadCallbacks:
     cancel: CancelFn | None = None
     entry_failed: Callable[[EntryRecord, str], None] | None = None
     """A member found damaged (the message names the ranges lost); decoding goes on where it can."""
-    device: str = "cpu"
-    """Where models run; the tables, and so the result, are the same on every device."""
 
 
 def _predictor_of(entry: EntryRecord, device: str) -> Predictor | None:
@@ -73,29 +71,43 @@ def _damage(entry: EntryRecord, index: int, reason: str) -> Damage:
 
 
 def iter_chunks(
-    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None = None
+    reader: ContainerReader,
+    entries: Sequence[EntryRecord],
+    callbacks: ReadCallbacks | None = None,
+    *,
+    device: str = "cpu",
 ) -> Iterator[tuple[EntryRecord, int, bytes]]:
-    """Yield ``(entry, chunk index, original bytes)`` in order, decoding many chunks in lock-step.
+    """Yield ``(entry, chunk index, original bytes)`` in order, decoding many chunks in lock-step,
+    with models on ``device`` (the tables, and so the bytes, are the same on every device).
 
     Each chunk is verified against its CRC32 (the caller checks the whole entry's CRC32); the first
     chunk that cannot be decoded raises, naming its member and where it lies.
     """
-    for entry, index, data in _decode(reader, entries, callbacks, salvage=False):
+    for entry, index, data in _decode(reader, entries, callbacks, device, salvage=False):
         assert isinstance(data, bytes)  # without salvage, damage raises instead
         yield entry, index, data
 
 
 def iter_salvaged_chunks(
-    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None = None
+    reader: ContainerReader,
+    entries: Sequence[EntryRecord],
+    callbacks: ReadCallbacks | None = None,
+    *,
+    device: str = "cpu",
 ) -> Iterator[Decoded]:
     """Like :func:`iter_chunks`, but a chunk that cannot be decoded comes as a :class:`Damage` in its
     place, and decoding goes on: chunks are independent, so one damaged chunk costs only its bytes.
     A missing model or a cancel still raises."""
-    return _decode(reader, entries, callbacks, salvage=True)
+    return _decode(reader, entries, callbacks, device, salvage=True)
 
 
 def _decode(
-    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None, *, salvage: bool
+    reader: ContainerReader,
+    entries: Sequence[EntryRecord],
+    callbacks: ReadCallbacks | None,
+    device: str,
+    *,
+    salvage: bool,
 ) -> Iterator[Decoded]:
     """Every record is checked against the decoding limits first, so a hostile length is refused
     before any chunk is read; a batch stops growing once it holds MAX_BATCH_BYTES of coded or of
@@ -142,7 +154,7 @@ def _decode(
         # chunk that needs it is refused anyway).
         decodable = [(entry.name, i) not in refused for i in range(len(entry.chunks))]
         try:
-            predictor = _predictor_of(entry, cb.device) if not entry.chunks or any(decodable) else None
+            predictor = _predictor_of(entry, device) if not entry.chunks or any(decodable) else None
         except LMArchiveError as exc:
             raise _named(entry, exc) from None
         for index, chunk in enumerate(entry.chunks):
@@ -180,7 +192,11 @@ def damaged_error(damage: Sequence[Damage], members: int) -> DamagedArchiveError
 
 
 def verify_entries(
-    reader: ContainerReader, entries: Sequence[EntryRecord], callbacks: ReadCallbacks | None = None
+    reader: ContainerReader,
+    entries: Sequence[EntryRecord],
+    callbacks: ReadCallbacks | None = None,
+    *,
+    device: str = "cpu",
 ) -> None:
     """Decode everything and verify every checksum, writing nothing.
 
@@ -198,7 +214,7 @@ def verify_entries(
                 cb.entry_started(entry)
             if cb.entry_finished is not None:
                 cb.entry_finished(entry, 0.0)
-    for entry, index, data in iter_salvaged_chunks(reader, entries, cb):
+    for entry, index, data in iter_salvaged_chunks(reader, entries, cb, device=device):
         if index == 0 and cb.entry_started is not None:
             cb.entry_started(entry)
         if isinstance(data, Damage):
