@@ -19,7 +19,7 @@ import numpy as np
 import zstandard
 
 from lmarchive.container import ChunkRecord, Method
-from lmarchive.errors import CancelledError, ChecksumError, FormatError
+from lmarchive.errors import ChecksumError, FormatError
 from lmarchive.models.base import Predictor
 
 MAX_CHUNK_SIZE = 16 << 20
@@ -53,7 +53,6 @@ CHUNK_CHECKSUM_FAILED = "a chunk failed its checksum: the archive is corrupt or 
 
 ProgressFn = Callable[[int], None]
 """Called with a number of original bytes newly done."""
-CancelFn = Callable[[], bool]
 """Returns True when the caller wants the operation to stop."""
 
 
@@ -134,9 +133,10 @@ def gzip_size_of(data: bytes) -> int:
     return len(gz.compress(data)) + len(gz.flush())
 
 
-def _check_cancel(cancel: CancelFn | None) -> None:
-    if cancel is not None and cancel():
-        raise CancelledError("cancelled")
+def checkpoint(progress: ProgressFn | None) -> None:
+    """No bytes done, but a place to stop: the progress handler raises CancelledError to cancel."""
+    if progress is not None:
+        progress(0)
 
 
 def _smallest(candidates: list[CodedChunk]) -> CodedChunk:
@@ -149,26 +149,28 @@ def encode_chunks(
     chunks: Sequence[bytes],
     predictor: Predictor | None = None,
     *,
-    cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
 ) -> list[CodedChunk]:
-    """Code ``chunks`` with ``method`` (model chunks in lock-step), each in its smallest form."""
+    """Code ``chunks`` with ``method`` (model chunks in lock-step), each in its smallest form.
+
+    ``progress`` gets the original bytes done as they are; a CancelledError it raises stops the
+    coding (it is also called with 0 between steps, so that a cancel is noticed there too)."""
     for chunk in chunks:
         if not 0 < len(chunk) <= MAX_CHUNK_SIZE:
             raise ValueError(f"chunk of {len(chunk)} bytes is outside 1..{MAX_CHUNK_SIZE}")
-    _check_cancel(cancel)
+    checkpoint(progress)
     crcs = [zlib.crc32(c) for c in chunks]
     options = [[CodedChunk(Method.STORE, bytes(c), len(c), len(c), crc)] for c, crc in zip(chunks, crcs, strict=True)]
     if method >= Method.ZSTD:
         zc = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
         for opts, chunk, crc in zip(options, chunks, crcs, strict=True):
-            _check_cancel(cancel)
+            checkpoint(progress)
             opts.append(CodedChunk(Method.ZSTD, zc.compress(chunk), len(chunk), len(chunk), crc))
     if method == Method.MODEL:
         if predictor is None:
             raise ValueError("method model needs a predictor")
         sequences = [predictor.tokenize(c) for c in chunks]
-        coded = model_encode(predictor, sequences, [len(c) for c in chunks], cancel, progress)
+        coded = model_encode(predictor, sequences, [len(c) for c in chunks], progress)
         for opts, data, seq, chunk, crc in zip(options, coded, sequences, chunks, crcs, strict=True):
             opts.append(CodedChunk(Method.MODEL, data, len(chunk), len(seq), crc))
     elif progress is not None:
@@ -177,22 +179,19 @@ def encode_chunks(
 
 
 class _Progress:
-    """Turns symbols coded into original bytes done, reported in increments; checks for cancel."""
+    """Turns symbols coded into original bytes done, reported in increments (where the handler may cancel)."""
 
-    def __init__(
-        self, lengths: Sequence[int], sizes: Sequence[int], report: ProgressFn | None, cancel: CancelFn | None
-    ) -> None:
-        self.report, self.cancel, self.done, self.lengths = report, cancel, 0, lengths
+    def __init__(self, lengths: Sequence[int], sizes: Sequence[int], report: ProgressFn | None) -> None:
+        self.report, self.done, self.lengths = report, 0, lengths
         self.per_symbol = sum(sizes) / max(sum(lengths), 1)
         self.total = sum(sizes)
 
     def tick(self, symbols_done: int) -> None:
-        """Report, then honour a cancel (one requested by the progress handler itself included)."""
+        """Report (a CancelledError from the handler goes up through the predictor, which stops)."""
         if self.report is not None:
             now = min(int(symbols_done * self.per_symbol), self.total)
             self.report(now - self.done)
             self.done = now
-        _check_cancel(self.cancel)
 
     def finish(self) -> None:
         self.tick(sum(self.lengths))
@@ -202,11 +201,10 @@ def model_encode(
     predictor: Predictor,
     sequences: list[np.ndarray],
     sizes: Sequence[int],
-    cancel: CancelFn | None = None,
     report: ProgressFn | None = None,
 ) -> list[bytes]:
     """Range-code symbol sequences with the predictor, one stream each (no fallback)."""
-    progress = _Progress([len(s) for s in sequences], sizes, report, cancel)
+    progress = _Progress([len(s) for s in sequences], sizes, report)
     coded = predictor.encode_streams(sequences, progress.tick)
     progress.finish()
     return coded
@@ -244,18 +242,19 @@ def decode_chunks(
     items: Sequence[tuple[ChunkRecord, bytes]],
     predictor: Predictor | None = None,
     *,
-    cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
     bounded: bool = True,
 ) -> list[bytes]:
     """Decode chunks (record, coded bytes) and verify each against its length and CRC32.
+
+    ``progress`` as for :func:`encode_chunks`: bytes done, and a CancelledError from it cancels.
 
     ``bounded``: model chunks obey format 1.1's end rule (see :class:`lmarchive.coding.BatchDecoder`).
     """
     out: list[bytes | None] = [None] * len(items)
     model_items: list[int] = []
     for i, (record, data) in enumerate(items):
-        _check_cancel(cancel)
+        checkpoint(progress)
         problem = chunk_limit_problem(record)
         if problem is not None:
             raise FormatError(problem)
@@ -280,7 +279,7 @@ def decode_chunks(
             raise ValueError("model chunks need a predictor")
         records = [items[i][0] for i in model_items]
         coded = [items[i][1] for i in model_items]
-        decoded = model_decode(predictor, coded, records, cancel, progress, bounded=bounded)
+        decoded = model_decode(predictor, coded, records, progress, bounded=bounded)
         for i, data in zip(model_items, decoded, strict=True):
             out[i] = data
     result: list[bytes] = []
@@ -316,13 +315,12 @@ def model_decode(
     predictor: Predictor,
     coded: list[bytes],
     records: list[ChunkRecord],
-    cancel: CancelFn | None,
     report: ProgressFn | None,
     *,
     bounded: bool = True,
 ) -> list[bytes]:
     lengths = [r.symbols for r in records]
-    progress = _Progress(lengths, [r.orig_len for r in records], report, cancel)
+    progress = _Progress(lengths, [r.orig_len for r in records], report)
     symbols = predictor.decode_streams(coded, lengths, progress.tick, bounded=bounded)
     progress.finish()
     for seq, record in zip(symbols, records, strict=True):

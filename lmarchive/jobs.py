@@ -181,6 +181,9 @@ class Job:
             self.on_event(event)
 
     def _progress(self, delta: int) -> None:
+        """Count ``delta`` more bytes done, and stop here if the job was cancelled: the layers below
+        report progress often (and with 0 between steps), so this is where every cancel is noticed."""
+        self._check_cancel()
         self._done += delta
         now = time.monotonic()
         if now - self._last_progress >= PROGRESS_INTERVAL or self._done >= self._total:
@@ -289,7 +292,6 @@ class Job:
             entry_started=lambda e: self._entry_started(e.name, e.size),
             entry_finished=lambda e, s: self._entry_finished(finished_event(e, s)),
             progress=self._progress,
-            cancel=self.cancelled,
             entry_failed=lambda e, message: self.emit(EntryFailed(e.name, message)),
         )
 
@@ -298,7 +300,6 @@ class Job:
             entry_started=lambda s: self._entry_started(s.arcname, s.size),
             entry_finished=lambda r: self._entry_finished(finished_event(r.record, r.seconds)),
             progress=self._progress,
-            cancel=self.cancelled,
             notice=lambda message: self.emit(Notice(message)),
         )
 

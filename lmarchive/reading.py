@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from lmarchive import codec
-from lmarchive.codec import CancelFn
 from lmarchive.container import BOUNDED_STREAMS, ChunkRecord, ContainerReader, EntryRecord, Method
 from lmarchive.container.records import show
-from lmarchive.errors import CancelledError, ChecksumError, DamagedArchiveError, FormatError, LMArchiveError
+from lmarchive.errors import ChecksumError, DamagedArchiveError, FormatError, LMArchiveError
 from lmarchive.models.base import Predictor
 from lmarchive.models.registry import model_for
 
@@ -26,7 +25,8 @@ class ReadCallbacks:
     entry_started: Callable[[EntryRecord], None] | None = None
     entry_finished: Callable[[EntryRecord, float], None] | None = None
     progress: Callable[[int], None] | None = None
-    cancel: CancelFn | None = None
+    """Original bytes decoded; the one way to cancel, by raising CancelledError (it is also called
+    with 0 between steps, so that a cancel is noticed there too)."""
     entry_failed: Callable[[EntryRecord, str], None] | None = None
     """A member found damaged (the message names the ranges lost); decoding goes on where it can."""
 
@@ -126,10 +126,14 @@ def _decode(
     batch_model: Predictor | None = None
     batch_bytes = batch_coded = 0
 
+    def stop_only(_done: int) -> None:
+        """The progress handler's cancel without its count (for bytes already counted)."""
+        codec.checkpoint(cb.progress)
+
     def flush() -> Iterator[Decoded]:
         coded = [(chunk, reader.read_chunk(chunk)) for _, _, chunk in batch]
         try:
-            decoded = codec.decode_chunks(coded, batch_model, cancel=cb.cancel, progress=cb.progress, bounded=bounded)
+            decoded = codec.decode_chunks(coded, batch_model, progress=cb.progress, bounded=bounded)
         except FormatError:
             decoded = None
         if decoded is not None:
@@ -138,7 +142,7 @@ def _decode(
             return
         for (entry, index, _), one in zip(batch, coded, strict=True):  # progress was counted: not again
             try:
-                (data,) = codec.decode_chunks([one], batch_model, cancel=cb.cancel, bounded=bounded)
+                (data,) = codec.decode_chunks([one], batch_model, progress=stop_only, bounded=bounded)
             except FormatError as exc:
                 damage = _damage(entry, index, str(exc))
                 if not salvage:
@@ -148,8 +152,7 @@ def _decode(
             yield entry, index, data
 
     for entry in entries:
-        if cb.cancel is not None and cb.cancel():
-            raise CancelledError("cancelled")
+        codec.checkpoint(cb.progress)
         # A missing model is no damage: it is reported as itself, even when salvaging (unless every
         # chunk that needs it is refused anyway).
         decodable = [(entry.name, i) not in refused for i in range(len(entry.chunks))]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lmarchive import codec
-from lmarchive.codec import CancelFn, ChunkPlan
+from lmarchive.codec import ChunkPlan
 from lmarchive.container import (
     BOUNDED_STREAMS,
     FORMAT_VERSION,
@@ -32,7 +32,7 @@ from lmarchive.container import (
     show,
     validate_name,
 )
-from lmarchive.errors import AccessError, CancelledError, LMArchiveError
+from lmarchive.errors import AccessError, LMArchiveError
 from lmarchive.files import NotARegularFile, file_kind, open_regular
 from lmarchive.models.base import Predictor
 from lmarchive.models.registry import load_model
@@ -171,7 +171,8 @@ class WriteCallbacks:
     entry_started: Callable[[Source], None] | None = None
     entry_finished: Callable[[EntryResult], None] | None = None
     progress: Callable[[int], None] | None = None
-    cancel: CancelFn | None = None
+    """Original bytes coded; the one way to cancel, by raising CancelledError (it is also called
+    with 0 between steps, so that a cancel is noticed there too)."""
     notice: Callable[[str], None] | None = None
     """Something the user should know that does not stop the job (a file that changed, say)."""
 
@@ -233,7 +234,6 @@ class _Batcher:
                 method,
                 [self.queue[i][1] for i in picked],
                 self.queue[picked[0]][0].predictor,
-                cancel=self.cb.cancel,
                 progress=self.cb.progress,
             )
             results.update(zip(picked, coded, strict=True))
@@ -283,8 +283,7 @@ def write_entries(
     batcher = _Batcher(writer, callbacks)
     light = _light_model() if predictor is not None else None
     for index, src in enumerate(sources):
-        if callbacks.cancel is not None and callbacks.cancel():
-            raise CancelledError("cancelled")
+        codec.checkpoint(callbacks.progress)
         if callbacks.entry_started is not None:
             callbacks.entry_started(src)
         started = time.monotonic()
@@ -361,8 +360,7 @@ def write_archive(
         writer = ContainerWriter(handle, _version_for(base, kept))
         if base is not None:
             for entry in kept:
-                if callbacks.cancel is not None and callbacks.cancel():
-                    raise CancelledError("cancelled")
+                codec.checkpoint(callbacks.progress)
                 copied = replace(entry, chunks=tuple(writer.copy_chunk(base, c) for c in entry.chunks))
                 writer.write_recovery(copied)
                 writer.add_entry(copied)

@@ -173,7 +173,7 @@ def test_plan_method(rng: random.Random, model: ContextModel) -> None:
 
 def forced_model(model: ContextModel, chunks: list[bytes]) -> list[tuple[ChunkRecord, bytes]]:
     """Chunks coded by the model whatever form would win, as (record, coded bytes) items."""
-    coded = codec.model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks], None, None)
+    coded = codec.model_encode(model, [model.tokenize(c) for c in chunks], [len(c) for c in chunks])
     return [
         (ChunkRecord(0, len(data), len(c), len(c), zlib.crc32(c), Method.MODEL), data)
         for data, c in zip(coded, chunks, strict=True)
@@ -258,13 +258,22 @@ def test_cancel_and_progress(rng: random.Random, model: ContextModel) -> None:
     decode_chunks([(record(c), c.data) for c in coded], model, progress=done.append)
     assert all(d >= 0 for d in done)
     assert sum(done) == 800
+    # Cancelling is the progress handler's: it raises, and coding stops there, even in the steps
+    # that code no bytes yet (a first call with 0), and without a model (zstd only).
+    calls: list[int] = []
+
+    def cancelled(delta: int) -> None:
+        calls.append(delta)
+        raise CancelledError("cancelled")
+
     with pytest.raises(CancelledError):
-        encode_chunks(Method.MODEL, chunks, model, cancel=lambda: True)
+        encode_chunks(Method.MODEL, chunks, model, progress=cancelled)
     with pytest.raises(CancelledError):
-        encode_chunks(Method.ZSTD, chunks, cancel=lambda: True)
+        encode_chunks(Method.ZSTD, chunks, progress=cancelled)
     items = forced_model(model, chunks)
     with pytest.raises(CancelledError):
-        decode_chunks(items, model, cancel=lambda: True)
+        decode_chunks(items, model, progress=cancelled)
+    assert calls == [0, 0, 0]  # each stopped at its first checkpoint, before any byte was coded
 
 
 def test_chunk_plan_sizes() -> None:

@@ -169,7 +169,7 @@ def ideal_bits(lm: LMPredictor, sequences: Sequence[np.ndarray]) -> list[float]:
 def model_items(lm: LMPredictor, chunks: list[bytes]) -> list[tuple[ChunkRecord, bytes]]:
     """Every chunk coded by the LM, whatever form would win, as the decoder's (record, bytes)."""
     sequences = [lm.tokenize(c) for c in chunks]
-    coded = codec.model_encode(lm, sequences, [len(c) for c in chunks], None, None)
+    coded = codec.model_encode(lm, sequences, [len(c) for c in chunks])
     return [
         (ChunkRecord(0, len(data), len(c), len(c), zlib.crc32(c), Method.MODEL), data)
         for data, c in zip(coded, chunks, strict=True)
