@@ -2,12 +2,13 @@
 
 Rows are plain Python objects and cells are formatted only when the view asks for them, so a
 listing of ten thousand entries fills at once.  Sorting is done by the source model with one
-Python ``list.sort`` on raw values, and the proxy forwards its ``sort`` there: measured with
-10,000 entries, QSortFilterProxyModel's own sort calls ``data()`` across the Python boundary
-about 300,000 times and takes 0.5-1 s per click, the model's sort a few milliseconds.  The proxy
-does the filtering, and keeps the source's order.  The window shows these rows as a folder tree
-(lmarchive_gui/entry_tree.py), which formats its cells through :meth:`EntryTableModel.row_data` and sorts
-each folder with the same keys.
+Python ``list.sort`` on raw values, and the proxy forwards its ``sort`` there:
+QSortFilterProxyModel's own sort calls ``data()`` across the Python boundary for every comparison,
+which on a large listing makes a click on a column header take a noticeable pause, where one
+``list.sort`` takes milliseconds (the figures are in docs/BENCHMARKS.md, "The desktop app:
+responsiveness").  The proxy does the filtering, and keeps the source's order.  The window shows
+these rows as a folder tree (lmarchive_gui/entry_tree.py), which formats its cells through
+:meth:`EntryTableModel.row_data` and sorts each folder with the same keys.
 """
 
 from __future__ import annotations

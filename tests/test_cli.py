@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli, text_bytes
 
 from lmarchive import bench
 from lmarchive.cli import main
@@ -29,25 +30,8 @@ from lmarchive.container import ContainerReader
 from lmarchive.device import resolve_device
 from lmarchive.models import registry
 from lmarchive.models.registry import DEFAULT_MODEL, available_models, resolve
+from lmarchive.models.threads import DEFAULT_MAX_THREADS, coding_threads, set_coding_threads
 from lmarchive.writing import Source, WriteCallbacks, write_archive
-
-WORDS = "the archive model codes every byte with a range coder and counts of what came before it".split()
-
-
-def text(seed: int, size: int) -> bytes:
-    """Word salad: compressible like text, different per seed."""
-    rng = random.Random(seed)
-    out = bytearray()
-    while len(out) < size:
-        out += rng.choice(WORDS).encode() + (b"\n" if rng.random() < 0.1 else b" ")
-    return bytes(out[:size])
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``main`` with its exit code, stdout and stderr."""
-    code = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_error(err: str, fragment: str) -> None:
@@ -64,8 +48,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("sample")
     src = root / "src"
     (src / "sub").mkdir(parents=True)
-    (src / "a.txt").write_bytes(text(1, 3000))
-    (src / "sub" / "b.txt").write_bytes(text(2, 2000))
+    (src / "a.txt").write_bytes(text_bytes(random.Random(1), 3000))
+    (src / "sub" / "b.txt").write_bytes(text_bytes(random.Random(2), 2000))
     (src / "sub" / "r.bin").write_bytes(random.Random(3).randbytes(1000))
     (src / "empty").write_bytes(b"")
     archive = root / "sample.lmz"
@@ -89,7 +73,7 @@ def test_create_prints_one_summary_line(
     capsys: pytest.CaptureFixture[str], sample: tuple[Path, Path], tmp_path: Path
 ) -> None:
     src, _ = sample
-    code, out, err = run(capsys, "create", tmp_path / "new.lmz", src)
+    code, out, err = run_cli(capsys, "create", tmp_path / "new.lmz", src)
     assert code == 0 and err == ""
     assert re.fullmatch(
         r"created \S+new\.lmz: 6 entries, 6,000 -> [\d,]+ bytes \(\d\.\d{3} bpb; gzip -9: \d\.\d{3} bpb\)\n", out
@@ -100,18 +84,18 @@ def test_verbose_prints_each_entry_and_quiet_prints_nothing(
     capsys: pytest.CaptureFixture[str], sample: tuple[Path, Path], tmp_path: Path
 ) -> None:
     src, _ = sample
-    code, out, _ = run(capsys, "create", "-v", tmp_path / "v.lmz", src / "sub")
+    code, out, _ = run_cli(capsys, "create", "-v", tmp_path / "v.lmz", src / "sub")
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "sub/"
     assert re.fullmatch(r"sub/b\.txt: 2,000 -> [\d,]+ \([\d.]+%; gzip -9: [\d.]+%\) \w+", lines[1]), lines
     assert lines[-1].startswith("created ")
-    assert run(capsys, "-q", "create", tmp_path / "q.lmz", src / "sub") == (0, "", "")
-    assert run(capsys, "extract", "-q", tmp_path / "q.lmz", "-o", tmp_path / "out") == (0, "", "")
+    assert run_cli(capsys, "-q", "create", tmp_path / "q.lmz", src / "sub") == (0, "", "")
+    assert run_cli(capsys, "extract", "-q", tmp_path / "q.lmz", "-o", tmp_path / "out") == (0, "", "")
 
 
 def test_list_table(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
-    code, out, err = run(capsys, "list", archive)
+    code, out, err = run_cli(capsys, "list", archive)
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == ["Modified", "Size", "Packed", "Ratio", "Gzip", "Method", "Model", "Name"]
@@ -123,7 +107,7 @@ def test_list_table(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
 
 
 def test_list_json_fields(capsys: pytest.CaptureFixture[str], archive: Path, sample: tuple[Path, Path]) -> None:
-    code, out, _ = run(capsys, "list", "--json", archive)
+    code, out, _ = run_cli(capsys, "list", "--json", archive)
     assert code == 0
     items = json.loads(out)
     with ContainerReader(archive) as reader:
@@ -149,19 +133,19 @@ def test_list_json_fields(capsys: pytest.CaptureFixture[str], archive: Path, sam
 def test_list_escapes_control_characters_in_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     archive = tmp_path / "evil.lmz"
     write_archive(archive, [Source("red\x1b[31m\nname", data=b"x")], None, WriteCallbacks())
-    code, out, _ = run(capsys, "list", archive)
+    code, out, _ = run_cli(capsys, "list", archive)
     assert code == 0
     assert "\x1b" not in out and "red\\x1b[31m\\nname" in out
-    assert json.loads(run(capsys, "list", "--json", archive)[1])[0]["name"] == "red\x1b[31m\nname"
+    assert json.loads(run_cli(capsys, "list", "--json", archive)[1])[0]["name"] == "red\x1b[31m\nname"
 
 
 def test_extract_everything_then_test(
     capsys: pytest.CaptureFixture[str], archive: Path, sample: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    code, out, _ = run(capsys, "extract", archive, "-o", tmp_path / "out")
+    code, out, _ = run_cli(capsys, "extract", archive, "-o", tmp_path / "out")
     assert code == 0 and out == f"extracted 6 entries (6,000 bytes) to {tmp_path / 'out'}\n"
     assert tree(tmp_path / "out" / "src") == tree(sample[0])
-    assert run(capsys, "test", archive) == (0, "OK: 6 entries verified\n", "")
+    assert run_cli(capsys, "test", archive) == (0, "OK: 6 entries verified\n", "")
 
 
 def test_extract_defaults_to_the_current_folder(
@@ -170,8 +154,8 @@ def test_extract_defaults_to_the_current_folder(
     work = tmp_path / "here"
     work.mkdir()
     monkeypatch.chdir(work)
-    assert run(capsys, "-q", "extract", archive, "src/a.txt")[0] == 0
-    assert tree(work) == {"src": None, "src/a.txt": text(1, 3000)}
+    assert run_cli(capsys, "-q", "extract", archive, "src/a.txt")[0] == 0
+    assert tree(work) == {"src": None, "src/a.txt": text_bytes(random.Random(1), 3000)}
 
 
 @pytest.mark.parametrize(
@@ -188,16 +172,21 @@ def test_extract_selected_members(
 ) -> None:
     out_dir = tmp_path / "out"
     args = [item.format(a=archive, o=out_dir) for item in order]
-    assert run(capsys, "extract", "-q", *args)[0] == 0
-    assert tree(out_dir) == {"src": None, "src/empty": b"", "src/sub": None, "src/sub/b.txt": text(2, 2000)}
+    assert run_cli(capsys, "extract", "-q", *args)[0] == 0
+    assert tree(out_dir) == {
+        "src": None,
+        "src/empty": b"",
+        "src/sub": None,
+        "src/sub/b.txt": text_bytes(random.Random(2), 2000),
+    }
 
 
 def test_extract_a_folder_member_and_an_unknown_one(
     capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path
 ) -> None:
-    assert run(capsys, "-q", "extract", archive, "src/sub/", "-o", tmp_path / "out")[0] == 0
+    assert run_cli(capsys, "-q", "extract", archive, "src/sub/", "-o", tmp_path / "out")[0] == 0
     assert sorted(tree(tmp_path / "out")) == ["src", "src/sub", "src/sub/b.txt", "src/sub/r.bin"]
-    code, _, err = run(capsys, "extract", archive, "-o", tmp_path / "other", "--", "-nope")
+    code, _, err = run_cli(capsys, "extract", archive, "-o", tmp_path / "other", "--", "-nope")
     assert code == 1
     assert_error(err, "no member named '-nope'")
     assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())
@@ -210,33 +199,33 @@ def test_extract_refuses_existing_files_unless_overwrite(
     target = out_dir / "src" / "a.txt"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"mine")
-    code, out, err = run(capsys, "extract", archive, "-o", out_dir)
+    code, out, err = run_cli(capsys, "extract", archive, "-o", out_dir)
     assert code == 1 and out == ""
     assert_error(err, "already exists")
     assert target.read_bytes() == b"mine"
-    assert run(capsys, "-q", "extract", archive, "-o", out_dir, "--overwrite")[0] == 0
-    assert target.read_bytes() == text(1, 3000)
+    assert run_cli(capsys, "-q", "extract", archive, "-o", out_dir, "--overwrite")[0] == 0
+    assert target.read_bytes() == text_bytes(random.Random(1), 3000)
 
 
 # -- add / delete / create --force ------------------------------------------------------------
 def test_add_then_delete(capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path) -> None:
     extra = tmp_path / "c.txt"
-    extra.write_bytes(text(4, 1500))
-    code, out, _ = run(capsys, "add", archive, extra)
+    extra.write_bytes(text_bytes(random.Random(4), 1500))
+    code, out, _ = run_cli(capsys, "add", archive, extra)
     assert code == 0 and out.startswith(f"added to {archive}: 1 entry, 1,500 -> ")
-    names = [item["name"] for item in json.loads(run(capsys, "list", "--json", archive)[1])]
+    names = [item["name"] for item in json.loads(run_cli(capsys, "list", "--json", archive)[1])]
     assert "c.txt" in names and len(names) == 7
 
-    code, out, _ = run(capsys, "delete", archive, "src/sub", "c.txt")
+    code, out, _ = run_cli(capsys, "delete", archive, "src/sub", "c.txt")
     assert (code, out) == (0, f"deleted 4 entries from {archive}\n")
-    names = [item["name"] for item in json.loads(run(capsys, "list", "--json", archive)[1])]
+    names = [item["name"] for item in json.loads(run_cli(capsys, "list", "--json", archive)[1])]
     assert names == ["src", "src/a.txt", "src/empty"]
-    assert run(capsys, "test", archive)[1] == "OK: 3 entries verified\n"
+    assert run_cli(capsys, "test", archive)[1] == "OK: 3 entries verified\n"
 
 
 def test_delete_unknown_member_changes_nothing(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
     before = archive.read_bytes()
-    code, _, err = run(capsys, "delete", archive, "nope")
+    code, _, err = run_cli(capsys, "delete", archive, "nope")
     assert code == 1
     assert_error(err, "no member named 'nope'")
     assert archive.read_bytes() == before
@@ -246,29 +235,29 @@ def test_create_refuses_an_existing_archive_unless_force(
     capsys: pytest.CaptureFixture[str], archive: Path, sample: tuple[Path, Path]
 ) -> None:
     before = archive.read_bytes()
-    code, out, err = run(capsys, "create", archive, sample[0] / "sub" / "b.txt")
+    code, out, err = run_cli(capsys, "create", archive, sample[0] / "sub" / "b.txt")
     assert code == 1 and out == ""
     assert_error(err, "already exists (use --force")
     assert archive.read_bytes() == before
-    assert run(capsys, "-q", "create", "--force", archive, sample[0] / "sub" / "b.txt")[0] == 0
-    assert [item["name"] for item in json.loads(run(capsys, "list", "--json", archive)[1])] == ["b.txt"]
+    assert run_cli(capsys, "-q", "create", "--force", archive, sample[0] / "sub" / "b.txt")[0] == 0
+    assert [item["name"] for item in json.loads(run_cli(capsys, "list", "--json", archive)[1])] == ["b.txt"]
 
 
 def test_warnings_go_to_stderr_unless_quiet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     folder = tmp_path / "f"
     folder.mkdir()
-    (folder / "real.txt").write_bytes(text(5, 500))
+    (folder / "real.txt").write_bytes(text_bytes(random.Random(5), 500))
     (folder / "link.txt").symlink_to(folder / "real.txt")
-    code, _, err = run(capsys, "create", tmp_path / "l.lmz", folder)
+    code, _, err = run_cli(capsys, "create", tmp_path / "l.lmz", folder)
     assert code == 0
     assert err.startswith("lmarchive: warning: skipped symbolic link ") and err.count("\n") == 1
-    assert run(capsys, "-q", "create", tmp_path / "l2.lmz", folder) == (0, "", "")
+    assert run_cli(capsys, "-q", "create", tmp_path / "l2.lmz", folder) == (0, "", "")
 
 
 # -- other commands and options ---------------------------------------------------------------
 def test_version_and_models(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "--version") == (0, f"lmarchive {version('lmarchive')}\n", "")
-    code, out, _ = run(capsys, "models")
+    assert run_cli(capsys, "--version") == (0, f"lmarchive {version('lmarchive')}\n", "")
+    code, out, _ = run_cli(capsys, "models")
     assert code == 0
     lines = out.splitlines()
     assert [line.split(" ")[0] for line in lines] == available_models()
@@ -280,7 +269,7 @@ def test_version_and_models(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_model_is_a_clear_error(
     capsys: pytest.CaptureFixture[str], sample: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    code, _, err = run(capsys, "create", "--model", "nosuch", tmp_path / "m.lmz", sample[0])
+    code, _, err = run_cli(capsys, "create", "--model", "nosuch", tmp_path / "m.lmz", sample[0])
     assert code == 1
     assert_error(err, f"unknown model 'nosuch'; available: {', '.join(available_models())}")
     assert not (tmp_path / "m.lmz").exists()
@@ -291,11 +280,40 @@ def test_device_cuda_without_torch(
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     for args in (["create", "--device", "cuda", tmp_path / "c.lmz", archive], ["test", "--device", "cuda", archive]):
-        code, _, err = run(capsys, *args)
+        code, _, err = run_cli(capsys, *args)
         assert code == 1
         assert_error(err, "CUDA requested but not available")
     assert resolve_device("auto") == resolve_device("cpu") == "cpu"
-    assert run(capsys, "test", "--device", "cpu", archive)[0] == 0
+    assert run_cli(capsys, "test", "--device", "cpu", archive)[0] == 0
+
+
+def test_threads_round_trips_and_reaches_the_coders(
+    capsys: pytest.CaptureFixture[str], sample: tuple[Path, Path], tmp_path: Path
+) -> None:
+    src, _ = sample
+    archive = tmp_path / "t.lmz"
+    try:
+        assert run_cli(capsys, "-q", "create", "--threads", "1", archive, src) == (0, "", "")
+        assert coding_threads() == 1
+        set_coding_threads(0)
+        assert run_cli(capsys, "-q", "extract", "--threads", "1", archive, "-o", tmp_path / "out") == (0, "", "")
+        assert coding_threads() == 1
+        assert tree(tmp_path / "out" / "src") == tree(src)
+        assert run_cli(capsys, "test", "--threads", "1", archive) == (0, "OK: 6 entries verified\n", "")
+        assert run_cli(capsys, "-q", "test", "--threads", "0", archive) == (0, "", "")
+        assert coding_threads() == min(DEFAULT_MAX_THREADS, os.cpu_count() or 1)
+    finally:
+        set_coding_threads(0)
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_threads_must_be_a_whole_number_not_negative(
+    capsys: pytest.CaptureFixture[str], archive: Path, value: str
+) -> None:
+    code, out, err = run_cli(capsys, "test", "--threads", value, archive)
+    assert code == 2 and out == ""
+    assert err.startswith("usage: lmarchive") and "argument --threads" in err
+    assert coding_threads() == min(DEFAULT_MAX_THREADS, os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize(
@@ -314,13 +332,13 @@ def test_device_cuda_without_torch(
     ],
 )
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
-    code, out, err = run(capsys, *args)
+    code, out, err = run_cli(capsys, *args)
     assert code == 2 and out == ""
     assert err.startswith("usage: lmarchive") and "error:" in err
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--help")
+    code, out, _ = run_cli(capsys, "--help")
     assert code == 0 and "create" in out and "bench" in out
 
 
@@ -329,7 +347,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_archive(capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
     missing = tmp_path / "missing.lmz"
     args = [command, missing] + (["m"] if command in ("delete", "add") else [])
-    code, out, err = run(capsys, *args)
+    code, out, err = run_cli(capsys, *args)
     assert code == 1 and out == ""
     assert_error(err, "m: no such file or folder" if command == "add" else "No such file or directory")
 
@@ -339,10 +357,10 @@ def test_corrupt_archive(capsys: pytest.CaptureFixture[str], archive: Path, tmp_
     middle = len(data) // 2
     data[middle - 8 : middle + 8] = bytes(b ^ 0x5A for b in data[middle - 8 : middle + 8])
     archive.write_bytes(bytes(data))
-    code, out, err = run(capsys, "test", archive)
+    code, out, err = run_cli(capsys, "test", archive)
     assert code == 1 and out == ""
     assert_error(err, "")
-    code, _, err = run(capsys, "extract", archive, "-o", tmp_path / "out")
+    code, _, err = run_cli(capsys, "extract", archive, "-o", tmp_path / "out")
     assert code == 1
     assert_error(err, "")
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # nothing partial left behind
@@ -350,12 +368,12 @@ def test_corrupt_archive(capsys: pytest.CaptureFixture[str], archive: Path, tmp_
 
 def test_truncated_or_foreign_archive(capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path) -> None:
     archive.write_bytes(archive.read_bytes()[:-30])
-    code, _, err = run(capsys, "list", archive)
+    code, _, err = run_cli(capsys, "list", archive)
     assert code == 1
     assert_error(err, "")
     foreign = tmp_path / "notes.txt"
     foreign.write_text("hello\n")
-    code, _, err = run(capsys, "list", "--json", foreign)
+    code, _, err = run_cli(capsys, "list", "--json", foreign)
     assert code == 1
     assert_error(err, "not an .lmz archive")
 
@@ -368,7 +386,7 @@ def test_ctrl_c_exits_130_and_leaves_no_archive(
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Console, "on_event", interrupt)
-    code, out, err = run(capsys, "create", tmp_path / "c.lmz", sample[0])
+    code, out, err = run_cli(capsys, "create", tmp_path / "c.lmz", sample[0])
     assert (code, out, err) == (130, "", "lmarchive: cancelled\n")
     assert list(tmp_path.iterdir()) == []
 
@@ -389,13 +407,15 @@ def test_closed_pipe_is_quiet(
 @pytest.fixture
 def two_files(tmp_path: Path) -> list[Path]:
     first, second = tmp_path / "one.txt", tmp_path / "two.txt"
-    first.write_bytes(text(6, 3000))
-    second.write_bytes(text(7, 2000))
+    first.write_bytes(text_bytes(random.Random(6), 3000))
+    second.write_bytes(text_bytes(random.Random(7), 2000))
     return [first, second]
 
 
 def test_bench_json(capsys: pytest.CaptureFixture[str], two_files: list[Path]) -> None:
-    code, out, _ = run(capsys, "bench", "--json", "--model", "fast,cm2", "--methods", "ppmd,gzip,model,xz", *two_files)
+    code, out, _ = run_cli(
+        capsys, "bench", "--json", "--model", "fast,cm2", "--methods", "ppmd,gzip,model,xz", *two_files
+    )
     assert code == 0
     report = json.loads(out)
     assert report["models"] == ["fast", "cm2"]  # as given
@@ -432,7 +452,7 @@ def test_bench_models_side_by_side_and_once(
         return real(name, *rest)
 
     monkeypatch.setattr(bench, "_bench_model", spy)
-    code, out, err = run(capsys, "bench", "--model", "cm2,fast,cmx,cm2", "--methods", "gzip,model", *two_files)
+    code, out, err = run_cli(capsys, "bench", "--model", "cm2,fast,cmx,cm2", "--methods", "gzip,model", *two_files)
     assert code == 0
     assert ran == ["cm2", "fast"]  # cmx is what fast stands for, and cm2 came twice
     assert err == "lmarchive: warning: cmx is the same model as fast (cmx); run once\n"
@@ -450,14 +470,14 @@ def test_bench_skips_a_missing_default_profile_only(
 ) -> None:
     monkeypatch.setattr(registry, "_model_dirs", dict)  # an installation without any LM
     monkeypatch.setattr(bench, "DEFAULT_BENCH_MODELS", ("cm2", "lm"))  # cm2 for speed; fast is cmx
-    code, out, err = run(capsys, "bench", "--methods", "model,gzip", *two_files)
+    code, out, err = run_cli(capsys, "bench", "--methods", "model,gzip", *two_files)
     assert code == 0
     assert err.startswith("lmarchive: warning: skipped lm: unknown model 'lmt-s1'") and len(err.splitlines()) == 1
     assert out.splitlines()[1].split() == ["file", "bytes", "cm2", "gzip", "-9"]
-    code, out, err = run(capsys, "bench", "--model", "cm2,lm", "--methods", "model,gzip", *two_files)
+    code, out, err = run_cli(capsys, "bench", "--model", "cm2,lm", "--methods", "model,gzip", *two_files)
     assert code == 1 and out == ""
     assert_error(err, "unknown model 'lmt-s1'")
-    code, out, err = run(capsys, "bench", "--model", "cm2,nosuch", *two_files)
+    code, out, err = run_cli(capsys, "bench", "--model", "cm2,nosuch", *two_files)
     assert code == 1 and out == ""
     assert_error(err, "unknown model 'nosuch'")
 
@@ -466,7 +486,7 @@ def test_bench_tables(
     capsys: pytest.CaptureFixture[str], two_files: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(two_files[0].parent)
-    code, out, _ = run(capsys, "bench", "--methods", "gzip,zstd,brotli,bzip2", ".")
+    code, out, _ = run_cli(capsys, "bench", "--methods", "gzip,zstd,brotli,bzip2", ".")
     assert code == 0
     lines = out.splitlines()
     assert lines[1].split() == ["file", "bytes", "gzip", "-9", "bzip2", "-9", "zstd", "-19", "brotli", "-q11"]
@@ -480,7 +500,7 @@ def test_bench_round_trip_failure_is_an_error(
 ) -> None:
     broken = bench.Codec("gzip -9", bench.CODECS["gzip"].compress, lambda blob, size: b"wrong")
     monkeypatch.setitem(bench.CODECS, "gzip", broken)
-    code, out, err = run(capsys, "bench", "--methods", "gzip", *two_files)
+    code, out, err = run_cli(capsys, "bench", "--methods", "gzip", *two_files)
     assert code == 1 and out == ""
     assert_error(err, f"gzip round trip failed on {two_files[0]}")
 

@@ -25,6 +25,7 @@ from lmarchive.models.registry import DEFAULT_MODEL
 
 QUIET_HELP = "no progress bar, summaries or warnings (errors still go to stderr)"
 VERBOSE_HELP = "print one line per entry as it finishes"
+THREADS_HELP = "threads that code and decode (default: automatic, up to 4); the archive is the same whatever the count"
 
 
 def program_version() -> str:
@@ -32,6 +33,17 @@ def program_version() -> str:
         return version(PROG)
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "unknown"
+
+
+def threads_arg(text: str) -> int:
+    """``--threads``'s value: a whole number, 0 for automatic; anything else is a usage error."""
+    try:
+        threads = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if threads < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {threads}")
+    return threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,23 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="where LM models run (default: auto = CUDA when available; results are identical on every device)",
     )
+    threads = argparse.ArgumentParser(add_help=False)
+    threads.add_argument("--threads", type=threads_arg, default=0, metavar="N", help=THREADS_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, *parents: argparse.ArgumentParser, **extra: Any) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help_text, description=help_text, parents=[output, *parents], **extra)
 
-    sub = command("create", "make a new archive from files and folders (folders recurse)", model, device)
+    sub = command("create", "make a new archive from files and folders (folders recurse)", model, device, threads)
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.add_argument("paths", metavar="PATH", nargs="+")
     sub.add_argument("--force", action="store_true", help="replace ARCHIVE if it exists")
     sub.set_defaults(handler=cmd_create)
 
-    sub = command("add", "add or replace members (creates ARCHIVE if missing)", model, device)
+    sub = command("add", "add or replace members (creates ARCHIVE if missing)", model, device, threads)
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.add_argument("paths", metavar="PATH", nargs="+")
     sub.set_defaults(handler=cmd_add)
 
-    sub = command("extract", "extract all members, or the named ones (a folder selects what is below it)", device)
+    sub = command(
+        "extract", "extract all members, or the named ones (a folder selects what is below it)", device, threads
+    )
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.add_argument("members", metavar="MEMBER", nargs="*")
     sub.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to extract into (default: current)")
@@ -103,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print one JSON array of member objects")
     sub.set_defaults(handler=cmd_list)
 
-    sub = command("test", "decode every member and verify every checksum, writing nothing", device)
+    sub = command("test", "decode every member and verify every checksum, writing nothing", device, threads)
     sub.add_argument("archive", metavar="ARCHIVE")
     sub.set_defaults(handler=cmd_test)
 

@@ -11,9 +11,10 @@
   was built (:mod:`.jit_seed`) can be copied in and a first run needs no compiler at all.
 * The CPU: code for a named baseline (x86-64-v3 where the host has its features, else LLVM's
   generic CPU) rather than for the exact host, so that shipped code matches every machine of a
-  kind.  Measured on 100 KB of text, default profile: x86-64-v3 as fast as the host's own
-  (znver5) within noise, generic about 10% slower.  The integers the models compute do not depend
-  on it.  NUMBA_CPU_NAME set by the user wins (and then only code compiled here is used).
+  kind.  x86-64-v3 codes at least as fast as code for the host's own CPU, generic somewhat slower (the
+  measurement is in docs/BENCHMARKS.md, "First use and start-up").  The integers the models
+  compute do not depend on it.  NUMBA_CPU_NAME set by the user wins (and then only code compiled
+  here is used).
 """
 
 from __future__ import annotations
