@@ -25,6 +25,7 @@ import brotli
 import pyppmd
 import zstandard
 
+from lmarchive.codec import gzip9
 from lmarchive.container import ContainerReader
 from lmarchive.errors import LMArchiveError, ModelError
 from lmarchive.models.base import Predictor
@@ -53,11 +54,6 @@ def ppmd_mem_size(size: int) -> int:
     return PPMD_MAX_MEM
 
 
-def _gzip(data: bytes) -> bytes:
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return packer.compress(data) + packer.flush()
-
-
 def _ppmd(data: bytes) -> bytes:
     # PPMd var. H with 7-Zip's -mx=9 settings; like 7z, no end mark (the size is known to the decoder).
     encoder = pyppmd.Ppmd7Encoder(PPMD_ORDER, ppmd_mem_size(len(data)))
@@ -79,7 +75,7 @@ class Codec:
 
 
 CODECS: dict[str, Codec] = {
-    "gzip": Codec("gzip -9", _gzip, lambda blob, _: zlib.decompress(blob, 31)),
+    "gzip": Codec("gzip -9", gzip9, lambda blob, _: zlib.decompress(blob, 31)),
     "bzip2": Codec("bzip2 -9", lambda data: bz2.compress(data, 9), lambda blob, _: bz2.decompress(blob)),
     "xz": Codec(
         "xz -9e",

@@ -96,7 +96,7 @@ def looks_compressed(sample: bytes) -> bool:
 
 
 def plan_method(
-    predictor: Predictor | None, sample: bytes, light: Predictor | None = None
+    predictor: Predictor | None, sample: bytes, light: Callable[[], Predictor] | None = None
 ) -> tuple[Method, Predictor | None]:
     """The entry's method, and the predictor that codes it, from its first bytes.
 
@@ -104,15 +104,15 @@ def plan_method(
     (an LM's pass costs ten times the rest), but not blindly stored either, since many formats still
     shrink a little and the entry must not end up larger than gzip -9 would make it: zstd -19 is
     tried on the sample (milliseconds; PNG screenshots shrink to 82-84% of their size), and where it
-    saves too little, the ``light`` model (the ``fast`` profile, no LM) too, a tenth of a second on
-    64 KiB: a JPEG photo codes to about 98%.  The smaller trial wins if it saves over 1%, or at all
+    saves too little, the ``light`` model too (the ``fast`` profile, no LM, loaded only then), a
+    tenth of a second on 64 KiB: a JPEG photo codes to about 98%.  The smaller trial wins if it saves over 1%, or at all
     where gzip -9 saves something; else the entry is stored.  Every chunk still keeps the smallest
     of its coded and stored forms.
     """
     if not looks_compressed(sample):
         return (Method.ZSTD, None) if predictor is None else (Method.MODEL, predictor)
     head = sample[:_SAMPLE]
-    gzip_size = gzip_size_of(head)
+    gzip_size = len(gzip9(head))
     # A trial must come out below this: over 1% smaller than the sample, or, where gzip -9 shrinks
     # the sample at all, merely smaller than the sample (ties with gzip are the container's bytes).
     below = len(head) if gzip_size < len(head) else len(head) - len(head) // 100
@@ -121,16 +121,17 @@ def plan_method(
         return Method.ZSTD, None  # good enough: no model trial
     trials: list[tuple[int, Method, Predictor | None]] = [(zstd_size, Method.ZSTD, None)]
     if light is not None and predictor is not None:
-        coded = model_encode(light, [light.tokenize(head)], [len(head)])[0]
-        trials.append((len(coded), Method.MODEL, light))
+        model = light()
+        coded = model_encode(model, [model.tokenize(head)], [len(head)])[0]
+        trials.append((len(coded), Method.MODEL, model))
     size, method, coder = min(trials, key=lambda trial: trial[0])
     return (method, coder) if size < below else (Method.STORE, None)
 
 
-def gzip_size_of(data: bytes) -> int:
-    """What gzip -9 makes of ``data`` (the gzip format, as the entries' comparison counts it)."""
+def gzip9(data: bytes) -> bytes:
+    """``data`` as gzip -9 writes it (the gzip format, as the entries' comparison and the bench count it)."""
     gz = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return len(gz.compress(data)) + len(gz.flush())
+    return gz.compress(data) + gz.flush()
 
 
 def checkpoint(progress: ProgressFn | None) -> None:

@@ -32,6 +32,7 @@ from lmarchive.extracting import Resolution, extract_entries
 from lmarchive.locking import WriterLock
 from lmarchive.member import LMZInfo
 from lmarchive.models.base import Predictor
+from lmarchive.models.compiling import compile_notices
 from lmarchive.models.registry import DEFAULT_MODEL, load_model, model_for
 from lmarchive.reading import ReadCallbacks, verify_entries
 from lmarchive.writing import Source, WriteCallbacks, collect_sources, write_archive
@@ -249,11 +250,9 @@ class Job:
 
     def run(self) -> JobFinished:
         """Run to the end; emits JobFinished, then returns it or raises the job's error."""
-        from lmarchive.models import jit  # not at the top: it sets numba up, which `list` and --version never need
-
         started = time.monotonic()
         try:
-            with jit.compile_notices(self._compiling):
+            with compile_notices(self._compiling):
                 self._run()
         except CancelledError:
             self.emit(self._summary(started, ok=False, cancelled=True))

@@ -281,7 +281,6 @@ def write_entries(
     """Code ``sources`` into ``writer``: directories at once, files through the batcher."""
     plan = plan or ChunkPlan.for_model(predictor)
     batcher = _Batcher(writer, callbacks)
-    light = _light_model() if predictor is not None else None
     for index, src in enumerate(sources):
         codec.checkpoint(callbacks.progress)
         if callbacks.entry_started is not None:
@@ -293,7 +292,7 @@ def write_entries(
         size = len(src.data) if src.data is not None else src.size
         with _open_source(src) as handle:
             first = handle.read(min(plan.min_size, size))
-            method, coder = codec.plan_method(predictor, first, light)
+            method, coder = codec.plan_method(predictor, first, _light_model)
             # Stored data gains nothing from many chunks; every chunk costs a 25-byte record.
             chunk_size = plan.max_size if method == Method.STORE else plan.size_for(size)
             pieces = _read_pieces(handle, chunk_size, first, size)

@@ -14,7 +14,7 @@ import pytest
 
 import lmarchive
 from lmarchive import jobs
-from lmarchive.models import jit, jit_seed
+from lmarchive.models import compiling, jit, jit_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,12 +46,12 @@ def test_a_first_run_with_an_empty_cache_compiles_nothing(tmp_path: Path) -> Non
         """
         import sys
         from pathlib import Path
-        from lmarchive.models import jit
+        from lmarchive.models.compiling import compile_notices
         import lmarchive
 
         compiles = []
         data = b"Shipped code is machine code for a CPU baseline, copied into the cache on first use.\\n" * 40
-        with jit.compile_notices(lambda: compiles.append(1)):
+        with compile_notices(lambda: compiles.append(1)):
             for profile in ("fast", "default", "lm"):
                 path = Path(sys.argv[1], profile + ".lmz")
                 with lmarchive.open(path, "w", model=profile) as archive:
@@ -104,12 +104,12 @@ def test_a_job_says_once_that_it_compiles() -> None:
 
     class Compiling(jobs.Job):
         def _run(self) -> None:
-            jit.compiling()
-            jit.compiling()
+            compiling.compiling()
+            compiling.compiling()
 
     Compiling(on_event=events.append).run()
     assert [e for e in events if isinstance(e, jobs.Preparing)] == [jobs.Preparing(jobs.COMPILING)]
-    jit.compiling()  # outside a job nobody listens
+    compiling.compiling()  # outside a job nobody listens
     assert len([e for e in events if isinstance(e, jobs.Preparing)]) == 1
 
 

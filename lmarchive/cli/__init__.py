@@ -23,6 +23,7 @@ from lmarchive.cli.console import Console
 from lmarchive.cli.parser import build_parser, split_leftovers
 from lmarchive.cli.text import PROG, count_text, message_line
 from lmarchive.errors import DamagedArchiveError, LMArchiveError, Terminated, describe_error
+from lmarchive.models.threads import set_coding_threads
 from lmarchive.safety import terminate_unwinds
 
 __all__ = ["main"]
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return int(exc.code or 0)
     try:
+        # --threads, on the commands that code or decode; 0 (automatic) for the others and when absent.
+        set_coding_threads(getattr(args, "threads", 0))
         with terminate_unwinds(), Console(quiet=args.quiet, verbose=args.verbose) as console:
             return args.handler(args, console)
     except KeyboardInterrupt:

@@ -19,7 +19,6 @@ from lmarchive.device import resolve_device
 from lmarchive.errors import ModelError, OverwriteError
 from lmarchive.jobs import AddJob, CreateJob, DeleteJob, ExtractJob, TestJob
 from lmarchive.models.registry import DEFAULT_MODEL, PROFILES, available_models, resolve
-from lmarchive.models.threads import set_coding_threads
 
 
 def check_model(name: str) -> None:
@@ -33,7 +32,6 @@ def check_model(name: str) -> None:
 
 def cmd_create(args: argparse.Namespace, console: Console) -> int:
     check_model(args.model)
-    set_coding_threads(args.threads)
     device = resolve_device(args.device)
     if not args.force and Path(args.archive).exists():
         raise OverwriteError(f"{args.archive} already exists (use --force to replace it, or '{PROG} add')")
@@ -53,7 +51,6 @@ def cmd_create(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_add(args: argparse.Namespace, console: Console) -> int:
     check_model(args.model)
-    set_coding_threads(args.threads)
     device = resolve_device(args.device)
     done = AddJob(
         on_event=console.on_event, archive=args.archive, paths=args.paths, model=args.model, device=device
@@ -67,7 +64,6 @@ def cmd_add(args: argparse.Namespace, console: Console) -> int:
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
     from lmarchive.extracting import Resolution, existing_targets
 
-    set_coding_threads(args.threads)
     existing: Resolution = "replace" if args.overwrite else args.existing
     resolutions: dict[str, Resolution] = {}
     if existing in ("skip", "rename"):  # members that are not being extracted are not looked up by the job
@@ -88,7 +84,6 @@ def cmd_extract(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_test(args: argparse.Namespace, console: Console) -> int:
-    set_coding_threads(args.threads)
     done = TestJob(on_event=console.on_event, archive=args.archive, device=resolve_device(args.device)).run()
     console.say(f"OK: {done.entries:,} entries verified")
     return 0
@@ -136,7 +131,7 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     from lmarchive import selftest
-    from lmarchive.models import jit
+    from lmarchive.models.compiling import compile_notices
 
     device = resolve_device(args.device)
     for key, value in selftest.environment().items():
@@ -152,7 +147,7 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
             noticed.append(True)
             console.warn_line(f"{PROG}: {jobs.COMPILING}...")
 
-    with jit.compile_notices(compiling):
+    with compile_notices(compiling):
         results = selftest.run_selftest(device, report)
     failed = [c for c in results if not c.ok]
     if failed:

@@ -28,8 +28,6 @@ import os
 import shutil
 import stat
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -184,33 +182,6 @@ def install_shipped(cache: str, cpu: str) -> None:
                 os.replace(temporary, target / name)
         except OSError:
             continue
-
-
-# -- telling the user that compiling happens -------------------------------------------------------
-_listeners: list[Callable[[], None]] = []
-_listeners_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def compile_notices(callback: Callable[[], None]) -> Iterator[None]:
-    """Call ``callback`` (from whichever thread compiles) each time numba starts compiling one of
-    our kernels while the block runs: code neither shipped nor cached, so a wait of up to a minute
-    is coming.  Loading cached code calls nothing."""
-    with _listeners_lock:
-        _listeners.append(callback)
-    try:
-        yield
-    finally:
-        with _listeners_lock:
-            _listeners.remove(callback)
-
-
-def compiling() -> None:
-    """Called by :mod:`.jit_hooks` when numba starts a compilation of ours."""
-    with _listeners_lock:
-        callbacks = list(_listeners)
-    for callback in callbacks:
-        callback()
 
 
 os.environ[CACHE_ENV] = cache_dir()  # also inherited by worker processes, which then agree

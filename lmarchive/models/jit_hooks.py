@@ -13,7 +13,7 @@ from typing import Any
 from numba.core import config, event
 from numba.core.caching import _CacheLocator
 
-from lmarchive.models import jit
+from lmarchive.models import compiling, jit
 
 
 class PackageLocator(_CacheLocator):
@@ -59,12 +59,12 @@ class PackageLocator(_CacheLocator):
 
 
 class _CompileListener(event.Listener):
-    """Passes numba's compile events of our kernels to :func:`.jit.compiling` (loads from the cache raise none)."""
+    """Passes numba's compile events of our kernels to :func:`.compiling.compiling` (cache loads raise none)."""
 
     def on_start(self, ev: event.Event) -> None:
         dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
         if getattr(getattr(dispatcher, "py_func", None), "__module__", None) in jit.KERNEL_MODULES:
-            jit.compiling()
+            compiling.compiling()
 
     def on_end(self, ev: event.Event) -> None:
         pass
