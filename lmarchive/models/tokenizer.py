@@ -1,9 +1,17 @@
 """Byte-level BPE: any byte sequence to token ids and back, exactly.
 
 Bytes are first mapped one-to-one onto printable characters (GPT-2's table), so the ``tokenizers``
-library sees a string for any input: binary, invalid UTF-8, any language.  Pieces are split only
-at whitespace (a piece is an optional leading space plus a run of other bytes, or a run of
-whitespace), then merged by BPE.  Every single byte is in the vocabulary, so nothing is unknown.
+library sees a string for any input: binary, invalid UTF-8, any language.  The input is split into
+pieces that BPE merges within, in one of two ways, by what the file's ``pre_tokenizer`` says:
+
+* whitespace (our own models, and any file that names another pre-tokenizer): a piece is an
+  optional leading space plus a run of other bytes, or a run of whitespace;
+* smollm (a file whose pre_tokenizer is SmolLM2's ``Sequence[Digits, ByteLevel]``): each digit
+  alone, then GPT-2's regex (contractions, words, punctuation runs, whitespace runs).  We split in
+  Python, on the bytes, rather than let the library do it: its ByteLevel step takes text (valid
+  Unicode) and maps it to bytes itself, while an archiver's input is any bytes.
+
+Every single byte is in the vocabulary, so nothing is unknown.
 
 Decoding never runs the library: each id maps to its bytes through the vocabulary alone.  An
 archive therefore decodes by the vocabulary file, whatever the merge rules or library version
@@ -13,10 +21,13 @@ that produced its tokens.
 from __future__ import annotations
 
 import json
+import re
+import sys
+import unicodedata
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -25,6 +36,17 @@ if TYPE_CHECKING:
 
 TOKENIZER_FILE = "tokenizer.json"
 WHITESPACE = b" \t\n\r\x0b\x0c"
+
+SMOLLM_PRE_TOKENIZER: dict[str, Any] = {
+    "type": "Sequence",
+    "pretokenizers": [
+        {"type": "Digits", "individual_digits": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+    ],
+}
+"""SmolLM2's pre-tokenizer in tokenizer.json form: a file that has it tokenizes the smollm way."""
+
+PreTokenization = Literal["whitespace", "smollm"]
 
 
 @cache
@@ -72,6 +94,64 @@ def split_pattern() -> str:
     return f"{space}?[^{ws}]+|[{ws}]+"
 
 
+# Unicode's White_Space, spelt out: Python's \s also holds U+001C..U+001F, which the library's
+# regex counts as punctuation; and a fixed list does not move with Python's Unicode version.
+_SPACE = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+@cache
+def _smollm_split() -> re.Pattern[str]:
+    r"""GPT-2's pattern after the Digits step, in Python's ``re``.
+
+    The library's pattern is 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+.
+    Python's \w is exactly \p{L}, \p{N} and "_", so letters are \w less numbers and "_", and
+    anything else (lone surrogates, which stand for bytes that are not UTF-8, included) is
+    punctuation.  \p{N} is \d plus the other numerals (², ½, Ⅳ), which ``re`` cannot name: they
+    are found once in unicodedata (about 0.1 s) and written as ranges (a class of single characters
+    would match 4 times slower).  Digits splits every numeral into a piece of its own, so a number
+    is one character, and a whitespace run ends its piece at a numeral as at the end of the text:
+    hence the lookahead "not followed by what is neither space nor numeral".
+    """
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)) in ("Nl", "No"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    num = r"\d" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(
+        rf"'(?:[stmd]|re|ve|ll)| ?[^\W_{num}]+|[{num}]| ?(?:[^\w{_SPACE}]|_)+"
+        rf"|[{_SPACE}]+(?![^{_SPACE}{num}])|[{_SPACE}]+"
+    )
+
+
+def is_smollm(pre_tokenizer: object) -> bool:
+    """Whether a tokenizer.json ``pre_tokenizer`` entry is SmolLM2's (``trim_offsets`` aside: it
+    moves offsets, never pieces)."""
+    if not isinstance(pre_tokenizer, dict) or pre_tokenizer.get("type") != "Sequence":
+        return False
+    steps = pre_tokenizer.get("pretokenizers")
+    if not isinstance(steps, list) or len(steps) != 2 or not all(isinstance(step, dict) for step in steps):
+        return False
+    digits, byte_level = steps
+    want_digits, want_byte_level = SMOLLM_PRE_TOKENIZER["pretokenizers"]
+    return digits == want_digits and all(
+        byte_level.get(k) == v for k, v in want_byte_level.items() if k != "trim_offsets"
+    )
+
+
+def smollm_pieces(data: bytes) -> list[str]:
+    """``data`` split the smollm way, each piece in byte characters (the library's input).
+
+    Decoding with surrogateescape gives a string for any bytes (each byte that is not UTF-8 becomes
+    a lone surrogate), and encoding a piece back gives exactly its bytes, so the pieces' bytes,
+    concatenated, are ``data``: the pattern's alternatives between them match every character.
+    """
+    text = data.decode("utf-8", "surrogateescape")
+    return [bytes_to_text(p.encode("utf-8", "surrogateescape")) for p in _smollm_split().findall(text)]
+
+
 def new_tokenizer() -> Tokenizer:
     """An untrained BPE tokenizer with this module's byte mapping and pre-tokenization."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
@@ -112,6 +192,7 @@ class BpeTokenizer:
             raise ValueError(f"{path}: token ids must be integers")
         if added:  # the library could emit their ids, which decode by no vocabulary entry
             raise ValueError(f"{path}: added (special) tokens are not supported")
+        self.pre_tokenization: PreTokenization = "smollm" if is_smollm(spec.get("pre_tokenizer")) else "whitespace"
         self.vocab_size = len(vocab)
         if sorted(vocab.values()) != list(range(self.vocab_size)):
             raise ValueError(f"{path}: token ids are not 0..{self.vocab_size - 1}")
@@ -131,19 +212,27 @@ class BpeTokenizer:
         except Exception as exc:  # the library raises plain Exception for a bad file
             raise ValueError(f"{path}: the tokenizers library cannot load it ({exc})") from None
         # Ours, whatever the file says: the text is the bytes, split our way, never cut or padded.
+        # The smollm split happens before the library, which then only merges within the pieces.
         self._tok.normalizer = None
-        self._tok.pre_tokenizer = new_tokenizer().pre_tokenizer
+        self._tok.pre_tokenizer = None if self.pre_tokenization == "smollm" else new_tokenizer().pre_tokenizer
         self._tok.no_truncation()
         self._tok.no_padding()
 
     def encode(self, data: bytes) -> np.ndarray:
         """Token ids (int64) of ``data``; :meth:`decode` gives ``data`` back."""
-        ids = self._tok.encode(bytes_to_text(data), add_special_tokens=False).ids
+        if self.pre_tokenization == "smollm":
+            ids = self._tok.encode(smollm_pieces(data), is_pretokenized=True, add_special_tokens=False).ids
+        else:
+            ids = self._tok.encode(bytes_to_text(data), add_special_tokens=False).ids
         return np.asarray(ids, dtype=np.int64)
 
     def encode_many(self, pieces: list[bytes]) -> list[np.ndarray]:
         """:meth:`encode` of each piece, on the library's threads."""
-        done = self._tok.encode_batch([bytes_to_text(p) for p in pieces], add_special_tokens=False)
+        if self.pre_tokenization == "smollm":
+            split = [smollm_pieces(p) for p in pieces]
+            done = self._tok.encode_batch(split, is_pretokenized=True, add_special_tokens=False)
+        else:
+            done = self._tok.encode_batch([bytes_to_text(p) for p in pieces], add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in done]
 
     def _checked(self, ids: np.ndarray) -> np.ndarray:
