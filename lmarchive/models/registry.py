@@ -32,6 +32,8 @@ BUILTIN_LM = "lmb-s1"
 BUILTIN_TOKEN_LM = "lmt-s1"
 """The token LM shipped in resources/models, the ``lm`` profile: alone it codes better than the byte
 LM (see its MODEL_CARD.md), but the mixer codes bytes and cannot take it."""
+PRETRAINED_LM = "smollm2-135m"
+"""The ``max`` profile's model: imported by set-up from PyPI (lmarchive.models.pretrained.importer)."""
 DEFAULT_LM_ENV = "LMARCHIVE_DEFAULT_LM"
 """Names the byte LM the ``default`` profile mixes in instead of the shipped one; empty: none, and
 ``default`` is ``fast`` (a token model here counts as none: the mixer codes bytes)."""
@@ -43,6 +45,7 @@ PROFILES = {
     "fast": "adaptive context and match models, mixed (no LM)",
     "default": "the built-in byte LM mixed with the adaptive models",
     "lm": "the built-in token LM alone (slow)",
+    "max": "the pretrained SmolLM2-135M LM; a chunk it codes worse keeps default's coding (very slow on a CPU)",
 }
 DEFAULT_MODEL = "default"
 _BUILTIN: dict[str, Callable[[str], Predictor]] = {
@@ -132,6 +135,8 @@ def resolve(name: str) -> str:
         return MIX_PREFIX + str(lm)
     if name == "lm":
         return lm_alone() or BUILTIN_TOKEN_LM  # a missing LM then fails to load with a clear message
+    if name == "max":
+        return PRETRAINED_LM  # when missing, loading it says how to get it
     return name
 
 
@@ -163,7 +168,7 @@ def available_models() -> list[str]:
     dirs = _model_dirs()
     lms = sorted(dirs)
     mixable = [lm for lm in lms if not is_token_model(dirs[lm])]
-    profiles = [p for p in PROFILES if p != "lm" or lm_alone() is not None]
+    profiles = [p for p in PROFILES if (p != "lm" or lm_alone() is not None) and (p != "max" or PRETRAINED_LM in dirs)]
     return [*profiles, *sorted(_BUILTIN), *lms, *(MIX_PREFIX + lm for lm in mixable)]
 
 
@@ -175,6 +180,10 @@ def load_model(name: str, device: str = "cpu") -> Predictor:
     if name.startswith(MIX_PREFIX):
         return _load_mix(name, device)
     directory = _model_dirs().get(name)
+    if directory is None and name == PRETRAINED_LM:
+        from lmarchive.models.pretrained.importer import missing_model_message
+
+        raise ModelError(missing_model_message())
     if directory is None:
         raise ModelError(
             f"unknown model {name!r}; available: {', '.join(available_models())} "
@@ -212,9 +221,20 @@ def _mix(name: str, params: MixParams, lm: LMPredictor | None) -> Predictor:
 
 @cache
 def _load_lm(name: str, directory: Path, device: str) -> Predictor:
-    from lmarchive.models.lm.predictor import LMPredictor  # torch loads only when an LM is used
+    if is_pretrained(directory):
+        from lmarchive.models.pretrained.predictor import MaxPredictor
+
+        return MaxPredictor(name, directory, load_model("default", device))
+    from lmarchive.models.lm.predictor import LMPredictor
 
     return LMPredictor(name, directory, device)
+
+
+def is_pretrained(directory: Path) -> bool:
+    """A folder of an imported pretrained model (its own format and engine, see lmarchive.models.pretrained)."""
+    from lmarchive.models.pretrained.model_dir import is_model_dir
+
+    return is_model_dir(directory)
 
 
 def model_for(name: str, fingerprint: bytes, device: str = "cpu") -> Predictor:

@@ -1,0 +1,1 @@
+"""Imported pretrained LMs (SmolLM2-135M) in an exact integer engine."""
