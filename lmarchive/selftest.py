@@ -245,6 +245,22 @@ def _lm_checks(device: str) -> list[Check]:
     return checks
 
 
+def _pretrained_checks() -> list[Check]:
+    """The ``max`` model's golden tables in both engine modes, where set-up imported it."""
+    from lmarchive.models import registry
+
+    directory = registry.model_dirs().get(registry.PRETRAINED_LM)
+    if directory is None or not registry.is_pretrained(directory):
+        return []
+    from lmarchive.models.pretrained import golden
+
+    try:
+        ok, detail = golden.check(directory)
+    except (OSError, ValueError) as exc:
+        ok, detail = False, str(exc)
+    return [Check(f"{registry.PRETRAINED_LM} golden tables (block pass and one-token steps)", ok, detail)]
+
+
 def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = None) -> list[Check]:
     """Run every check; each result is passed to ``report`` as soon as it is known."""
     results: list[Check] = []
@@ -264,6 +280,8 @@ def run_selftest(device: str = "cpu", report: Callable[[Check], None] | None = N
         for check in _lm_checks(device):
             add(check)
         add(_cmx_golden(True))
+        for check in _pretrained_checks():
+            add(check)
     else:
         add(Check("LM golden vectors", False, f"{reference_dir() / GOLDEN_FILE} is missing from this installation"))
     return results

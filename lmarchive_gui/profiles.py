@@ -8,14 +8,15 @@ are docs/BENCHMARKS.md's measurements of whole archives on a 2-core PC ("Speed a
 
 from __future__ import annotations
 
-from lmarchive.models.registry import BUILTIN_LM, BUILTIN_TOKEN_LM, MIX_PREFIX, PROFILES, resolve
+from lmarchive.models.registry import BUILTIN_LM, BUILTIN_TOKEN_LM, MIX_PREFIX, PRETRAINED_LM, PROFILES, resolve
 
-PROFILE_NAMES = {"fast": "Fast", "default": "Default", "lm": "LM only"}
+PROFILE_NAMES = {"fast": "Fast", "default": "Default", "lm": "LM only", "max": "Max"}
 """Short names, for the Model column."""
 PROFILE_LABELS = {
     "fast": "Fast — no language model, about 500 kB/s",
     "default": "Default — smallest archives, about 30 kB/s (recommended)",
     "lm": "LM only — slow and experimental, about 6 kB/s",
+    "max": "Max — smallest text archives, pretrained LM, very slow (under 1 kB/s)",
 }
 PROFILE_NOTES = {
     "fast": "Adaptive context models, mixed. About 500 kB/s to compress and 1 MB/s to extract on a 2-core PC.",
@@ -23,6 +24,9 @@ PROFILE_NOTES = {
     "most on small text files. About 30 kB/s each way on a 2-core PC, so 1 MB takes half a minute.",
     "lm": "The built-in token language model alone: about 6 kB/s to compress and 13 kB/s to extract, and "
     "usually larger than Default. For experiments.",
+    "max": "The pretrained SmolLM2-135M language model: text about 40% smaller than Default (alice29.txt: "
+    "1.19 bits per byte), but well under 1 kB/s each way on a 2-core PC, so 100 kB takes minutes; data it "
+    "codes worse keeps Default's coding. For text worth the wait.",
 }
 NO_LM_NOTE = "The built-in language model is not installed, so Default gives the same archives as Fast."
 _MODEL_NOTES = {
@@ -53,7 +57,8 @@ def model_names() -> dict[str, str]:
     names: dict[str, str] = {}
     for profile, name in PROFILE_NAMES.items():
         names.setdefault(resolve(profile), name)  # without the LM, Default is cmx: it stays "Fast"
-    for model, name in (("cmx", "Fast"), (MIX_PREFIX + BUILTIN_LM, "Default"), (BUILTIN_TOKEN_LM, "LM only")):
+    shipped = {"cmx": "Fast", MIX_PREFIX + BUILTIN_LM: "Default", BUILTIN_TOKEN_LM: "LM only", PRETRAINED_LM: "Max"}
+    for model, name in shipped.items():
         names.setdefault(model, name)
     return names
 
@@ -62,6 +67,8 @@ def model_note(model: str) -> str:
     """A concrete model in a few words, saying which profile uses it here."""
     if model in _MODEL_NOTES:
         note = _MODEL_NOTES[model]
+    elif model == PRETRAINED_LM:
+        note = "the pretrained SmolLM2-135M language model, with Default where it codes smaller"
     elif model.startswith(MIX_PREFIX):
         note = f"the language model {model.removeprefix(MIX_PREFIX)} mixed with the adaptive models"
     else:

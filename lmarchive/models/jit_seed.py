@@ -32,7 +32,7 @@ SAMPLES = {
     "binary.bin": bytes(range(256)) * 4,
 }
 """What the warm-up codes: text, a one-byte member, an empty one and binary data, in one archive."""
-PRETRAINED_SAMPLES = {"text.txt": b"A sentence or two of plain English text, so that the LM codes it.\n", "one.txt": b"x"}
+PRETRAINED_SAMPLES = {"text.txt": b"A sentence or two of plain English, so that the LM codes it.\n", "one.txt": b"x"}
 """The same for the pretrained LM, short: its kernels compile alike for any length, and it decodes
 a few dozen tokens a second on one stream."""
 

@@ -252,3 +252,8 @@ def model_for(name: str, fingerprint: bytes, device: str = "cpu") -> Predictor:
             f"was made with ({fingerprint.hex()[:16]}); decoding would fail"
         )
     return model
+
+
+def model_dirs() -> dict[str, Path]:
+    """The model folders on the search path, by name (a snapshot: see :func:`_model_dirs`)."""
+    return _model_dirs()

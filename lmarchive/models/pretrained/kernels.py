@@ -80,9 +80,9 @@ def attend(
         z = np.empty(end, dtype=np.int64)
         best = np.int64(-(1 << 62))
         for s in range(end):
-            acc = np.int32(0)
+            acc = np.float32(0)  # int8 products, hd * 127**2 < 2**24: exact in float32, in any order
             for j in range(hd):
-                acc += np.int32(q[bi, h, t, j]) * np.int32(keys[bi, kv, s, j])
+                acc += np.float32(q[bi, h, t, j]) * np.float32(keys[bi, kv, s, j])
             z[s] = _shift_round(np.int64(acc) * km[bi, kv, s], ke_top - ke[bi, kv, s])
             best = max(best, z[s])
         cm = qm[bi, h, t]
@@ -92,16 +92,45 @@ def attend(
             idx = _shift_round(min(best - z[s], GAP_LIMIT) * cm, -ce)
             z[s] = att_exp[min(idx, limit)]
             total += z[s]
-        mixed = np.zeros(hd, dtype=np.int64)
+        # float64 sums of integers below 2**53 are exact in any order: pv < 2**30, |v| <= 127,
+        # and the pv of a query sum to about 2**(PROB_BITS + 16).
+        mixed = np.zeros(hd, dtype=np.float64)
         for s in range(end):
             p = ((z[s] << PROB_BITS) + (total >> 1)) // total
-            pv = _shift_round(p * vm[bi, kv, s], ve_top - ve[bi, kv, s])
+            pv = np.float64(_shift_round(p * vm[bi, kv, s], ve_top - ve[bi, kv, s]))
             if pv != 0:
                 for j in range(hd):
-                    mixed[j] += pv * np.int64(values[bi, kv, s, j])
+                    mixed[j] += pv * values[bi, kv, s, j]
         for j in range(hd):
-            out[bi, t, h, j] = mixed[j]
+            out[bi, t, h, j] = np.int64(mixed[j])
         out_exp[bi, t, h] = ve_top - PROB_BITS
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def quantize_rows(z: np.ndarray, limit: int, q: np.ndarray, step: np.ndarray) -> None:
+    """Rows of int64 ``z`` (rows, n) as integers ``|q| <= limit`` times a step per row, the
+    smallest integer above ``max|z| / limit`` (nothing clips), rounding to nearest, ties up.
+
+    The division runs in float64 (exact operands below 2**53) and is then corrected in integers,
+    so ``q`` is exactly floor((2z + step) / (2 step))."""
+    rows, n = z.shape
+    for r in numba.prange(rows):
+        amax = np.int64(0)
+        for i in range(n):
+            amax = max(amax, abs(z[r, i]))
+        st = amax // limit + 1
+        step[r] = st
+        d = 2 * st
+        fd = np.float64(d)
+        for i in range(n):
+            a = 2 * z[r, i] + st
+            k = np.int64(np.floor(np.float64(a) / fd))
+            rem = a - k * d
+            if rem < 0:
+                k -= 1
+            elif rem >= d:
+                k += 1
+            q[r, i] = k
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -133,3 +162,19 @@ def frequencies(
             out[r, v] = f
             spare -= f
         out[r, first] += spare
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def matmul_int8(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """out (rows, outputs) int64 = x (rows, inner) @ w.T (w: outputs x inner), all int8, exactly.
+
+    For a few rows, where the float32 product reads four bytes of weights per multiply-add and
+    memory is the limit: this reads one.  Integer sums (inner x 127**2 < 2**31), so equal to the
+    float32 path's."""
+    rows, inner = x.shape
+    for o in numba.prange(w.shape[0]):
+        for r in range(rows):
+            acc = np.int32(0)
+            for i in range(inner):
+                acc += np.int32(x[r, i]) * np.int32(w[o, i])
+            out[r, o] = acc
