@@ -67,8 +67,11 @@ def build_bundle() -> Path:
     --clean: without it PyInstaller judged its cached PYZ up to date after our modules had changed,
     and shipped the old byte code (caught by the frozen selftest's golden streams).  First the
     kernels are compiled for every CPU baseline of this architecture (lmarchive/data/jit, which the
-    spec takes with the rest of lmarchive/data), so that the app's first run needs no compiler.
+    spec takes with the rest of lmarchive/data), so that the app's first run needs no compiler; before
+    that the pretrained model of the ``max`` profile is imported (a no-op when current), so that the
+    installers carry it and the warm-up compiles its kernels too.
     """
+    run(sys.executable, "-m", "lmarchive.models.pretrained.importer")
     run(sys.executable, "-m", "lmarchive.models.jit_seed", "--all")
     run(
         sys.executable,

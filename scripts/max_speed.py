@@ -42,7 +42,7 @@ def main() -> None:
     macs += c.n_layers * 3 * c.d_model * c.d_ffn + c.d_model * c.vocab_size
     print(f"multiply-adds per token in the matrix products: {macs / 1e6:.0f} M")
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, c.vocab_size - 64, (max(args.streams), args.position + args.steps + 1))
+    tokens = rng.integers(0, c.vocab_size - 64, (max(args.streams), max(c.window, args.position + args.steps + 1)))
     for b in args.streams:
         cache = model.new_cache(b)
         model.forward(tokens[:b, : args.position], cache)  # fill the window up to the position

@@ -12,8 +12,8 @@ SwiGLU, an output layer tied to the embedding.  The arithmetic is integer (see :
   frequencies by tables stored in the model file (built at conversion), never a float function.
 
 Matrix products multiply integer-valued float32 arrays with partial sums below 2**24, exact in any
-order; the attention's weighted sum of values, whose weights carry the values' scales, runs in
-float64, exact below 2**53.  One :meth:`ExactLlama.forward` serves the encoder (a whole window at
+order; attention (scores, softmax, the weighted sum of values, whose weights carry the values'
+scales) runs in int32/int64 in a compiled loop (:mod:`.kernels`).  One :meth:`ExactLlama.forward` serves the encoder (a whole window at
 once) and the decoder (one position per call): the same integers either way.
 """
 
@@ -49,22 +49,6 @@ _PAIR = QMAX * QMAX
 _U16 = (1 << 15) - 1
 
 
-SMALL_BATCH = 8
-"""Up to this many rows, products read int8 weights in a compiled loop (memory-bound: a quarter of
-the bytes); from here on BLAS's float32 GEMM, faster per multiply-add.  Both are exact: the same integers."""
-
-
-def _product(x: np.ndarray, w_t: np.ndarray, w_i8: np.ndarray) -> np.ndarray:
-    """x @ w.T exactly as int64, for int8-valued x (float32) and weights (float32 transposed and int8 rows)."""
-    lead = x.shape[:-1]
-    rows = x.reshape(-1, x.shape[-1])
-    if rows.shape[0] <= SMALL_BATCH:
-        out = np.empty((rows.shape[0], w_i8.shape[0]), dtype=np.int64)
-        kernels.matmul_int8(rows.astype(np.int8), w_i8, out)
-        return out.reshape(*lead, -1)
-    return fixed.int_matmul(x, w_t, _PAIR)
-
-
 @dataclass
 class Cache:
     """Keys and values of every stream of a batch so far (one window each), with their scales."""
@@ -87,7 +71,6 @@ class ExactLlama:
         self.embed = np.ascontiguousarray(t["embed"], dtype=np.int64)
         self.embed_scale = t["embed_scale"].astype(np.int64), int(t["embed_exp"][0])
         self.out_t = np.ascontiguousarray(t["embed"].T, dtype=np.float32)
-        self.embed_i8 = np.ascontiguousarray(t["embed"], dtype=np.int8)
         self.layers = []
         for i in range(config.n_layers):
             p = f"layers.{i}."
@@ -97,7 +80,6 @@ class ExactLlama:
             }
             for name in ("wq", "wk", "wv", "wo", "w1", "w3", "w2"):
                 layer[name] = np.ascontiguousarray(t[p + name].T, dtype=np.float32)
-                layer[name + "_i8"] = np.ascontiguousarray(t[p + name], dtype=np.int8)
                 layer[name + "_scale"] = t[p + name + "_scale"].astype(np.int64)
                 layer[name + "_exp"] = int(t[p + name + "_exp"][0])
             self.layers.append(layer)
@@ -137,7 +119,7 @@ class ExactLlama:
 
     def _project(self, layer: dict[str, Any], name: str, x: np.ndarray, scale: Scale) -> tuple[np.ndarray, Scale]:
         """x @ W.T as int64 rows times the weights' per-output mantissas; the row scale carries the rest."""
-        z = _product(x, layer[name], layer[name + "_i8"]) * layer[name + "_scale"]
+        z = fixed.int_matmul(x, layer[name], _PAIR) * layer[name + "_scale"]
         return z, (scale[0], scale[1] + layer[name + "_exp"])
 
     def _to_residual(self, z: np.ndarray, scale: Scale) -> np.ndarray:
@@ -226,7 +208,7 @@ class ExactLlama:
         """Integer next-token frequencies (rows, vocab) for final rows ``x`` (rows, d_model): every
         one at least 1, each row summing to exactly FREQ_TOTAL."""
         em, ee = self.embed_scale
-        acc = _product(x, self.out_t, self.embed_i8)
+        acc = fixed.int_matmul(x, self.out_t, _PAIR)
         out = np.empty(acc.shape, dtype=np.int64)
         steps = LOGIT_STEPS.bit_length() - 1
         kernels.frequencies(acc, em, scale[0], scale[1] + ee + steps, self.logit_exp, FREQ_TOTAL, out)

@@ -84,11 +84,11 @@ def int_matmul(x: np.ndarray, w_t: np.ndarray, bound: int) -> np.ndarray:
     x = x.reshape(-1, inner)  # one GEMM: numpy runs a stack of (1, inner) rows as separate products
     step = (F32_EXACT - 1) // bound
     if step >= inner:
-        return np.matmul(x, w_t).astype(np.int64).reshape(*lead, -1)
+        return np.matmul(x, w_t).astype(np.int64).reshape(*lead, w_t.shape[-1])
     out = np.zeros((x.shape[0], w_t.shape[-1]), dtype=np.int64)
     for start in range(0, inner, step):
         out += np.matmul(x[:, start : start + step], w_t[start : start + step]).astype(np.int64)
-    return out.reshape(*lead, -1)
+    return out.reshape(*lead, w_t.shape[-1])
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:

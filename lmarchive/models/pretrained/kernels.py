@@ -80,9 +80,9 @@ def attend(
         z = np.empty(end, dtype=np.int64)
         best = np.int64(-(1 << 62))
         for s in range(end):
-            acc = np.float32(0)  # int8 products, hd * 127**2 < 2**24: exact in float32, in any order
+            acc = np.int32(0)  # int8 products, hd * 127**2 < 2**31
             for j in range(hd):
-                acc += np.float32(q[bi, h, t, j]) * np.float32(keys[bi, kv, s, j])
+                acc += np.int32(q[bi, h, t, j]) * np.int32(keys[bi, kv, s, j])
             z[s] = _shift_round(np.int64(acc) * km[bi, kv, s], ke_top - ke[bi, kv, s])
             best = max(best, z[s])
         cm = qm[bi, h, t]
@@ -92,17 +92,15 @@ def attend(
             idx = _shift_round(min(best - z[s], GAP_LIMIT) * cm, -ce)
             z[s] = att_exp[min(idx, limit)]
             total += z[s]
-        # float64 sums of integers below 2**53 are exact in any order: pv < 2**30, |v| <= 127,
-        # and the pv of a query sum to about 2**(PROB_BITS + 16).
-        mixed = np.zeros(hd, dtype=np.float64)
+        mixed = np.zeros(hd, dtype=np.int64)
         for s in range(end):
             p = ((z[s] << PROB_BITS) + (total >> 1)) // total
-            pv = np.float64(_shift_round(p * vm[bi, kv, s], ve_top - ve[bi, kv, s]))
+            pv = _shift_round(p * vm[bi, kv, s], ve_top - ve[bi, kv, s])
             if pv != 0:
                 for j in range(hd):
-                    mixed[j] += pv * values[bi, kv, s, j]
+                    mixed[j] += pv * np.int64(values[bi, kv, s, j])
         for j in range(hd):
-            out[bi, t, h, j] = np.int64(mixed[j])
+            out[bi, t, h, j] = mixed[j]
         out_exp[bi, t, h] = ve_top - PROB_BITS
 
 
@@ -162,19 +160,3 @@ def frequencies(
             out[r, v] = f
             spare -= f
         out[r, first] += spare
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def matmul_int8(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """out (rows, outputs) int64 = x (rows, inner) @ w.T (w: outputs x inner), all int8, exactly.
-
-    For a few rows, where the float32 product reads four bytes of weights per multiply-add and
-    memory is the limit: this reads one.  Integer sums (inner x 127**2 < 2**31), so equal to the
-    float32 path's."""
-    rows, inner = x.shape
-    for o in numba.prange(w.shape[0]):
-        for r in range(rows):
-            acc = np.int32(0)
-            for i in range(inner):
-                acc += np.int32(x[r, i]) * np.int32(w[o, i])
-            out[r, o] = acc
