@@ -13,8 +13,9 @@ SwiGLU, an output layer tied to the embedding.  The arithmetic is integer (see :
 
 Matrix products multiply integer-valued float32 arrays with partial sums below 2**24, exact in any
 order; attention (scores, softmax, the weighted sum of values, whose weights carry the values'
-scales) runs in int32/int64 in a compiled loop (:mod:`.kernels`).  One :meth:`ExactLlama.forward` serves the encoder (a whole window at
-once) and the decoder (one position per call): the same integers either way.
+scales) runs in int32/int64 in a compiled loop (:mod:`.kernels`).  One :meth:`ExactLlama.forward`
+serves the encoder (a whole window at once) and the decoder (one position per call): the same
+integers either way.
 """
 
 from __future__ import annotations
