@@ -152,7 +152,7 @@ def test_conversion_writes_a_folder_that_loads_with_the_shapes_and_dtypes_of_its
     assert tokenizer.decode(tokenizer.encode(b"\x00A the hello\xff")) == b"\x00A the hello\xff"
     assert (built.dest / model_dir.LICENSE).read_text() == LICENSE_TEXT
     card = (built.dest / model_dir.CARD).read_text()
-    assert "to be added by the benchmark" in card and "0x41" in card and f"{len(DROPPED)} single bytes" in card
+    assert "## Measured" in card and "1.187 bits" in card and "0x41" in card and f"{len(DROPPED)} single bytes" in card
 
 
 def test_query_and_key_rows_come_back_in_hugging_face_order(built: Built) -> None:
