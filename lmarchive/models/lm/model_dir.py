@@ -56,6 +56,19 @@ def load_model_dir(directory: Path) -> tuple[LMConfig, dict[str, np.ndarray]]:
 def read_config(path: Path) -> LMConfig:
     """config.json: a JSON object of exactly the format tag and every LMConfig field (no defaults:
     the file alone must fix the model), each of its type and within the engine's limits."""
+    kinds: dict[str, type] = {field.name: type(field.default) for field in dataclasses.fields(LMConfig)}
+    config = LMConfig(**read_config_fields(path, FORMAT, kinds))
+    try:
+        config.check()
+    except ValueError as exc:
+        raise ValueError(f"{CONFIG}: {exc}") from None
+    return config
+
+
+def read_config_fields(path: Path, fmt: str, kinds: dict[str, type]) -> dict[str, Any]:
+    """The fields of a config.json holding exactly the format tag ``fmt`` and one value per name
+    of ``kinds``, each an integer (a number where the kind is float); every problem a ValueError
+    naming it.  Shared by the model folder formats."""
     try:
         meta = json.loads(path.read_bytes().decode("utf-8"))
     except RecursionError:  # the json module nests by recursion
@@ -64,15 +77,14 @@ def read_config(path: Path) -> LMConfig:
         raise ValueError(f"{CONFIG} is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{CONFIG} holds {_JSON_KINDS.get(type(meta), 'null')}, not an object")
-    if meta.get("format") != FORMAT:
+    if meta.get("format") != fmt:
         found = _short(meta["format"]) if "format" in meta else "missing"
-        raise ValueError(f"{CONFIG}: format {found}, expected {FORMAT!r}")
-    fields: dict[str, type] = {field.name: type(field.default) for field in dataclasses.fields(LMConfig)}
-    unknown = sorted(set(meta) - set(fields) - {"format"})
+        raise ValueError(f"{CONFIG}: format {found}, expected {fmt!r}")
+    unknown = sorted(set(meta) - set(kinds) - {"format"})
     if unknown:
         raise ValueError(f"{CONFIG}: unknown key {_short(unknown[0])}")
-    values: dict[str, Any] = {}  # each an int or a float, as its field's default
-    for name, kind in fields.items():
+    values: dict[str, Any] = {}
+    for name, kind in kinds.items():
         if name not in meta:
             raise ValueError(f"{CONFIG}: {name!r} is missing")
         value = meta[name]
@@ -80,12 +92,7 @@ def read_config(path: Path) -> LMConfig:
         if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
             raise ValueError(f"{CONFIG}: {name!r} must be {'a number' if kind is float else 'an integer'}")
         values[name] = kind(value)
-    config = LMConfig(**values)
-    try:
-        config.check()
-    except ValueError as exc:
-        raise ValueError(f"{CONFIG}: {exc}") from None
-    return config
+    return values
 
 
 Spec = tuple[str, tuple[int, ...], int, int]
@@ -131,7 +138,19 @@ def tensor_specs(config: LMConfig) -> dict[str, Spec]:
 
 def read_tensors(path: Path, config: LMConfig) -> dict[str, np.ndarray]:
     """model.safetensors: exactly the tensors of :func:`tensor_specs`, each checked before use."""
-    specs = tensor_specs(config)
+    # entry 0 of an exp table is the top symbol's weight: a divisor
+    arrays = read_checked_tensors(path, tensor_specs(config), positive_first=("exp_table", "logit_exp_table"))
+    try:
+        quant.check_exp_table(arrays["exp_table"])
+    except ValueError as exc:
+        raise ValueError(f"{WEIGHTS}: {exc}") from None
+    return arrays
+
+
+def read_checked_tensors(path: Path, specs: dict[str, Spec], positive_first: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """A safetensors file of exactly the tensors of ``specs``, each of its dtype, shape and value
+    range, checked before use (the tensors named in ``positive_first`` start with a positive
+    entry).  Shared by the model folder formats."""
     arrays: dict[str, np.ndarray] = {}
     if not path.is_file():  # safetensors' own message for a folder is 'No such device'
         raise ValueError(f"{WEIGHTS} is missing or not a file")
@@ -155,13 +174,9 @@ def read_tensors(path: Path, config: LMConfig) -> dict[str, np.ndarray]:
         array = arrays[name]
         if int(array.min()) < low or int(array.max()) > high:
             raise ValueError(f"{WEIGHTS}: tensor {name!r} has values outside {low}..{high}")
-    for name in ("exp_table", "logit_exp_table"):  # entry 0 is the top symbol's weight: a divisor
+    for name in positive_first:
         if arrays[name][0] <= 0:
             raise ValueError(f"{WEIGHTS}: {name}[0] must be positive")
-    try:
-        quant.check_exp_table(arrays["exp_table"])
-    except ValueError as exc:
-        raise ValueError(f"{WEIGHTS}: {exc}") from None
     return arrays
 
 

@@ -38,8 +38,6 @@ ROPE_BITS = 14
 ATT_STEPS = 64
 """Attention exp table entries per nat of score gap."""
 ATT_EXP_BITS = 15
-PROB_BITS = 14
-"""Attention weights of a query sum to about 2**PROB_BITS."""
 SILU_BITS = 8
 SILU_RANGE = 16 << SILU_BITS
 """The SiLU table covers gate values in [-16, 16): beyond, SiLU is x (above) or 0 (below) to 2**-19."""

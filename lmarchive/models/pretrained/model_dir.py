@@ -16,11 +16,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from lmarchive.models.lm import model_dir as lm_model_dir
-from lmarchive.models.lm.model_dir import _JSON_KINDS, _short
 from lmarchive.models.pretrained import engine, tables
 from lmarchive.models.pretrained.config import LlamaConfig
 from lmarchive.models.pretrained.fixed import MANT_BITS, QMAX
@@ -142,30 +140,8 @@ def load_model_dir(directory: Path) -> tuple[LlamaConfig, dict[str, np.ndarray]]
 def read_config(path: Path) -> LlamaConfig:
     """config.json: a JSON object of exactly the format tag and every LlamaConfig field (no
     defaults: the file alone fixes the model), each an integer, within the engine's limits."""
-    try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
-    except RecursionError:  # the json module nests by recursion
-        raise ValueError(f"{CONFIG} is nested too deeply") from None
-    except ValueError as exc:  # also bad UTF-8 and integers of too many digits
-        raise ValueError(f"{CONFIG} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{CONFIG} holds {_JSON_KINDS.get(type(meta), 'null')}, not an object")
-    if meta.get("format") != FORMAT:
-        found = _short(meta["format"]) if "format" in meta else "missing"
-        raise ValueError(f"{CONFIG}: format {found}, expected {FORMAT!r}")
-    fields = [field.name for field in dataclasses.fields(LlamaConfig)]
-    unknown = sorted(set(meta) - set(fields) - {"format"})
-    if unknown:
-        raise ValueError(f"{CONFIG}: unknown key {_short(unknown[0])}")
-    values: dict[str, int] = {}
-    for name in fields:
-        if name not in meta:
-            raise ValueError(f"{CONFIG}: {name!r} is missing")
-        value = meta[name]
-        if isinstance(value, bool) or not isinstance(value, int):  # bool is an int to Python, not to JSON
-            raise ValueError(f"{CONFIG}: {name!r} must be an integer")
-        values[name] = value
-    config = LlamaConfig(**values)
+    kinds: dict[str, type] = {field.name: int for field in dataclasses.fields(LlamaConfig)}
+    config = LlamaConfig(**lm_model_dir.read_config_fields(path, FORMAT, kinds))
     try:
         config.check()
     except ValueError as exc:
@@ -174,35 +150,9 @@ def read_config(path: Path) -> LlamaConfig:
 
 
 def read_tensors(path: Path, config: LlamaConfig) -> dict[str, np.ndarray]:
-    """model.safetensors: exactly the tensors of :func:`tensor_specs`, each checked before use."""
-    specs = tensor_specs(config)
-    arrays: dict[str, np.ndarray] = {}
-    if not path.is_file():  # safetensors' own message for a folder is 'No such device'
-        raise ValueError(f"{WEIGHTS} is missing or not a file")
-    try:
-        with safe_open(str(path), framework="np") as file:
-            names = set(file.keys())
-            missing, extra = sorted(set(specs) - names), sorted(names - set(specs))
-            if missing or extra:
-                what = f"lacks tensor {missing[0]!r}" if missing else f"has an unknown tensor {_short(extra[0])}"
-                raise ValueError(f"{WEIGHTS} {what} (for the shape in {CONFIG})")
-            for name, (dtype, shape, _, _) in specs.items():
-                piece = file.get_slice(name)
-                stored, dims = piece.get_dtype(), tuple(piece.get_shape())
-                if stored != dtype or dims != shape:
-                    found, wanted = f"{stored} {list(dims)}", f"{dtype} {list(shape)}"
-                    raise ValueError(f"{WEIGHTS}: tensor {name!r} is {found}, expected {wanted}")
-                arrays[name] = file.get_tensor(name)
-    except SafetensorError as exc:
-        raise ValueError(f"{WEIGHTS} is not a valid safetensors file ({exc})") from None
-    for name, (_, _, low, high) in specs.items():
-        array = arrays[name]
-        if int(array.min()) < low or int(array.max()) > high:
-            raise ValueError(f"{WEIGHTS}: tensor {name!r} has values outside {low}..{high}")
-    for name in ("att_exp", "logit_exp"):
-        if arrays[name][0] <= 0:
-            raise ValueError(f"{WEIGHTS}: {name}[0] must be positive")
-    return arrays
+    """model.safetensors: exactly the tensors of :func:`tensor_specs`, each checked before use
+    (an exp table's first entry, the top score's weight, is a divisor)."""
+    return lm_model_dir.read_checked_tensors(path, tensor_specs(config), positive_first=("att_exp", "logit_exp"))
 
 
 def is_model_dir(directory: Path) -> bool:
