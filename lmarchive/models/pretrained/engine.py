@@ -12,8 +12,9 @@ SwiGLU, an output layer tied to the embedding.  The arithmetic is integer (see :
   frequencies by tables stored in the model file (built at conversion), never a float function.
 
 Matrix products multiply integer-valued float32 arrays with partial sums below 2**24, exact in any
-order; attention (scores, softmax, the weighted sum of values, whose weights carry the values'
-scales) runs in int32/int64 in a compiled loop (:mod:`.kernels`).  One :meth:`ExactLlama.forward`
+order; everything between them (norms, rotation and requantization of heads, attention with its
+softmax and the values' scales folded into the weights, the gated unit, the residual additions)
+runs in compiled loops over rows (:mod:`.kernels`).  One :meth:`ExactLlama.forward`
 serves the encoder (a whole window at once) and the decoder (one position per call): the same
 integers either way.
 """
@@ -107,62 +108,55 @@ class ExactLlama:
             [scale() for _ in range(c.n_layers)],
         )
 
-    # -- pieces --------------------------------------------------------------------------------
+    # -- pieces (activations are rows: batch * positions) ---------------------------------------
     def _norm(self, h: np.ndarray, gain: np.ndarray) -> tuple[np.ndarray, Scale]:
-        """RMSNorm with its gain, as int8 rows and their scales."""
-        k = np.maximum(fixed.bit_length(np.abs(h).max(axis=-1)) - 26, 0)
-        hs = np.right_shift(h, k[..., None])
-        rms = np.maximum(fixed.isqrt((hs * hs).sum(axis=-1) // h.shape[-1]), 1)
-        q, step = fixed.quantize_rows(h * gain)
-        return q.astype(np.float32), fixed.ratio(step, rms, -(GAIN_BITS + k))
+        """RMSNorm with its gain, as int8 rows (float32) and their scales."""
+        rows = h.shape[0]
+        q = np.empty(h.shape, dtype=np.float32)
+        step, rms, k = (np.empty(rows, dtype=np.int64) for _ in range(3))
+        kernels.norm_rows(h, gain, q, step, rms, k)
+        return q, fixed.ratio(step, rms, -(GAIN_BITS + k))
 
-    def _project(self, layer: dict[str, Any], name: str, x: np.ndarray, scale: Scale) -> tuple[np.ndarray, Scale]:
-        """x @ W.T as int64 rows times the weights' per-output mantissas; the row scale carries the rest."""
-        z = fixed.int_matmul(x, layer[name], _PAIR) * layer[name + "_scale"]
-        return z, (scale[0], scale[1] + layer[name + "_exp"])
+    def _heads(
+        self, layer: dict[str, Any], name: str, x: np.ndarray, scale: Scale, heads: int, n: int, p0: int, rotate: bool
+    ) -> tuple[np.ndarray, Scale]:
+        """A projection split into heads, each int8 per row with its scale (rows, heads); queries and
+        keys first rotated by the tables (pairs i, i + half of each head)."""
+        acc = fixed.exact_matmul(x, layer[name], _PAIR)
+        q = np.empty((acc.shape[0], heads, self.config.head_dim), dtype=np.int8)
+        step = np.empty((acc.shape[0], heads), dtype=np.int64)
+        column = layer[name + "_scale"]
+        kernels.heads_int8(acc, column, heads, n, p0, self.rope_cos, self.rope_sin, rotate, ROPE_BITS, q, step)
+        row = (scale[0][:, None], scale[1][:, None] + layer[name + "_exp"])
+        return q, fixed.mul(fixed.normalize(step, 0), row)
 
-    def _to_residual(self, z: np.ndarray, scale: Scale) -> np.ndarray:
-        return fixed.shift_round(z * scale[0][..., None], -(scale[1][..., None] + RESIDUAL_BITS))
+    def _add_projection(self, layer: dict[str, Any], name: str, x: np.ndarray, scale: Scale, h: np.ndarray) -> None:
+        """h += x @ W.T, rounded onto the residual grid."""
+        acc = fixed.exact_matmul(x, layer[name], _PAIR)
+        e = scale[1] + layer[name + "_exp"]
+        kernels.add_residual(h, acc, layer[name + "_scale"], scale[0], e, RESIDUAL_BITS)
 
-    def _rope_heads(self, z: np.ndarray, scale: Scale, heads: int, positions: np.ndarray) -> tuple[np.ndarray, Scale]:
-        """Rotate each head's pairs (i, i + half) by the tables, then int8 per (row, head)."""
-        b, n, _ = z.shape
-        hd = self.config.head_dim
-        half = hd // 2
-        x = z.reshape(b, n, heads, hd)
-        cos = self.rope_cos[positions][None, :, None, :]
-        sin = self.rope_sin[positions][None, :, None, :]
-        x1, x2 = x[..., :half], x[..., half:]
-        rotated = np.concatenate(
-            [fixed.shift_round(x1 * cos - x2 * sin, ROPE_BITS), fixed.shift_round(x1 * sin + x2 * cos, ROPE_BITS)],
-            axis=-1,
-        )
-        q, step = fixed.quantize_rows(rotated)
-        head_scale = fixed.mul(fixed.normalize(step, 0), (scale[0][..., None], scale[1][..., None]))
-        return q.astype(np.int8), head_scale  # (b, n, heads, hd), scales (b, n, heads)
-
-    def _attention(self, layer: dict[str, Any], index: int, x: np.ndarray, scale: Scale, cache: Cache) -> np.ndarray:
+    def _attention(self, layer: dict[str, Any], index: int, h: np.ndarray, b: int, cache: Cache) -> None:
         c = self.config
-        b, n, _ = x.shape
+        n = h.shape[0] // b
         p0 = cache.position
-        positions = np.arange(p0, p0 + n)
-        q, qs = self._rope_heads(*self._project(layer, "wq", x, scale), c.n_heads, positions)
-        k, ks = self._rope_heads(*self._project(layer, "wk", x, scale), c.n_kv_heads, positions)
-        zv, vscale = self._project(layer, "wv", x, scale)
-        v, vstep = fixed.quantize_rows(zv.reshape(b, n, c.n_kv_heads, c.head_dim))
-        vs = fixed.mul(fixed.normalize(vstep, 0), (vscale[0][..., None], vscale[1][..., None]))
+        x, scale = self._norm(h, layer["attn_gain"])
+        q, qs = self._heads(layer, "wq", x, scale, c.n_heads, n, p0, True)
+        k, ks = self._heads(layer, "wk", x, scale, c.n_kv_heads, n, p0, True)
+        v, vs = self._heads(layer, "wv", x, scale, c.n_kv_heads, n, p0, False)
         # The new positions join the cache; queries then see slots 0 .. their own position.
-        cache.keys[index][:, :, p0 : p0 + n] = k.transpose(0, 2, 1, 3)
-        cache.values[index][:, :, p0 : p0 + n] = v.transpose(0, 2, 1, 3)
+        kv = (b, n, c.n_kv_heads)
+        cache.keys[index][:, :, p0 : p0 + n] = k.reshape(*kv, c.head_dim).transpose(0, 2, 1, 3)
+        cache.values[index][:, :, p0 : p0 + n] = v.reshape(*kv, c.head_dim).transpose(0, 2, 1, 3)
         for store, new in ((cache.key_scale[index], ks), (cache.value_scale[index], vs)):
-            store[0][:, :, p0 : p0 + n] = new[0].transpose(0, 2, 1)
-            store[1][:, :, p0 : p0 + n] = new[1].transpose(0, 2, 1)
+            store[0][:, :, p0 : p0 + n] = new[0].reshape(kv).transpose(0, 2, 1)
+            store[1][:, :, p0 : p0 + n] = new[1].reshape(kv).transpose(0, 2, 1)
         mixed = np.empty((b, n, c.n_heads, c.head_dim), dtype=np.int64)
         head_exp = np.empty((b, n, c.n_heads), dtype=np.int64)
         kernels.attend(
-            np.ascontiguousarray(q.transpose(0, 2, 1, 3)),
-            np.ascontiguousarray(qs[0].transpose(0, 2, 1)),
-            np.ascontiguousarray(qs[1].transpose(0, 2, 1)),
+            np.ascontiguousarray(q.reshape(b, n, c.n_heads, c.head_dim).transpose(0, 2, 1, 3)),
+            np.ascontiguousarray(qs[0].reshape(b, n, c.n_heads).transpose(0, 2, 1)),
+            np.ascontiguousarray(qs[1].reshape(b, n, c.n_heads).transpose(0, 2, 1)),
             cache.keys[index],
             *cache.key_scale[index],
             cache.values[index],
@@ -173,41 +167,48 @@ class ExactLlama:
             mixed,
             head_exp,
         )
-        row_exp = head_exp.max(axis=-1)
-        aligned = fixed.shift_round(mixed, (row_exp[..., None] - head_exp)[..., None]).reshape(b, n, c.d_model)
-        out, step = fixed.quantize_rows(aligned)
-        zo, so = self._project(layer, "wo", out.astype(np.float32), fixed.normalize(step, row_exp))
-        return self._to_residual(zo, so)
+        rows = b * n
+        out = np.empty((rows, c.d_model), dtype=np.float32)
+        step, row_exp = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+        heads = mixed.reshape(rows, c.n_heads, c.head_dim)
+        kernels.align_heads(heads, head_exp.reshape(rows, c.n_heads), out, step, row_exp)
+        self._add_projection(layer, "wo", out, fixed.normalize(step, row_exp), h)
 
-    def _ffn(self, layer: dict[str, Any], x: np.ndarray, scale: Scale) -> np.ndarray:
-        zg, sg = self._project(layer, "w1", x, scale)
-        zu, su = self._project(layer, "w3", x, scale)
-        g = fixed.shift_round(zg * sg[0][..., None], -(sg[1][..., None] + SILU_BITS))
-        table = self.silu[np.clip(g + SILU_RANGE, 0, 2 * SILU_RANGE - 1)]
-        act = np.where(g >= SILU_RANGE, g, np.where(g < -SILU_RANGE, 0, table))
-        u, ustep = fixed.quantize_rows(zu, _U16)
-        hu, hstep = fixed.quantize_rows(act * u)
+    def _ffn(self, layer: dict[str, Any], h: np.ndarray) -> None:
+        x, scale = self._norm(h, layer["ffn_gain"])
+        gate = fixed.exact_matmul(x, layer["w1"], _PAIR)
+        up = fixed.exact_matmul(x, layer["w3"], _PAIR)
+        hq = np.empty(gate.shape, dtype=np.float32)
+        ustep, hstep = np.empty(gate.shape[0], dtype=np.int64), np.empty(gate.shape[0], dtype=np.int64)
+        kernels.gated_unit(
+            gate, layer["w1_scale"], scale[0], scale[1] + layer["w1_exp"], up, layer["w3_scale"], self.silu,
+            SILU_BITS, SILU_RANGE, _U16, hq, ustep, hstep,
+        )  # fmt: skip
+        su = (scale[0], scale[1] + layer["w3_exp"])
         hscale = fixed.mul(fixed.mul(fixed.normalize(hstep, -SILU_BITS), fixed.normalize(ustep, 0)), su)
-        zd, sd = self._project(layer, "w2", hu.astype(np.float32), hscale)
-        return self._to_residual(zd, sd)
+        self._add_projection(layer, "w2", hq, hscale, h)
 
     # -- the model -----------------------------------------------------------------------------
     def forward(self, tokens: np.ndarray, cache: Cache) -> tuple[np.ndarray, Scale]:
-        """The final normed rows (int8 values, float32) and their scales for ``tokens`` (b, n), the
-        next ``n`` positions of every stream of ``cache``; advances the cache by ``n``."""
+        """The final normed rows (int8 values, float32, (b, n, d_model)) and their scales (b, n) for
+        ``tokens`` (b, n), the next ``n`` positions of every stream of ``cache``; advances the cache
+        by ``n``."""
+        b, n = tokens.shape
         em, ee = self.embed_scale
-        h = fixed.shift_round(self.embed[tokens] * em[tokens][..., None], -(ee + RESIDUAL_BITS))
+        flat = tokens.reshape(-1)
+        h = fixed.shift_round(self.embed[flat] * em[flat][:, None], -(ee + RESIDUAL_BITS))
         for index, layer in enumerate(self.layers):
-            h = h + self._attention(layer, index, *self._norm(h, layer["attn_gain"]), cache)
-            h = h + self._ffn(layer, *self._norm(h, layer["ffn_gain"]))
-        cache.position += tokens.shape[1]
-        return self._norm(h, self.out_gain)
+            self._attention(layer, index, h, b, cache)
+            self._ffn(layer, h)
+        cache.position += n
+        x, (m, e) = self._norm(h, self.out_gain)
+        return x.reshape(b, n, -1), (m.reshape(b, n), e.reshape(b, n))
 
     def frequencies(self, x: np.ndarray, scale: Scale) -> np.ndarray:
         """Integer next-token frequencies (rows, vocab) for final rows ``x`` (rows, d_model): every
         one at least 1, each row summing to exactly FREQ_TOTAL."""
         em, ee = self.embed_scale
-        acc = fixed.int_matmul(x, self.out_t, _PAIR)
+        acc = fixed.exact_matmul(x, self.out_t, _PAIR)
         out = np.empty(acc.shape, dtype=np.int64)
         steps = LOGIT_STEPS.bit_length() - 1
         kernels.frequencies(acc, em, scale[0], scale[1] + ee + steps, self.logit_exp, FREQ_TOTAL, out)

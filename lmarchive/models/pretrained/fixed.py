@@ -6,7 +6,7 @@ does it.  A scale is a pair of integer arrays ``(m, e)`` standing for ``m * 2**e
 of MANT_BITS bits, so the scale arithmetic is integer arithmetic too, and an activation tensor is
 an int64 array plus the scale of each of its rows.  Nothing here rounds a float: the only float
 operations are conversions of integers below 2**53 (exact) and the exact matrix products of
-:func:`int_matmul`.
+:func:`exact_matmul`.
 """
 
 from __future__ import annotations
@@ -61,40 +61,17 @@ def mul(a: Scale, b: Scale) -> Scale:
     return normalize(a[0] * b[0], a[1] + b[1])
 
 
-def quantize_rows(z: np.ndarray, limit: int = QMAX) -> tuple[np.ndarray, np.ndarray]:
-    """Integers ``q`` with ``|q| <= limit`` and a step per row (int64, >= 1), ``z ~= q * step``.
-
-    The step is the smallest integer above ``max|z| / limit``, so nothing clips; rounding to
-    nearest, ties up: q = floor((2z + step) / (2 step)), in one compiled pass per row.
-    """
-    from lmarchive.models.pretrained import kernels  # numba loads with the engine, not with these helpers
-
-    flat = np.ascontiguousarray(z, dtype=np.int64).reshape(-1, z.shape[-1])
-    q = np.empty_like(flat)
-    step = np.empty(flat.shape[0], dtype=np.int64)
-    kernels.quantize_rows(flat, limit, q, step)
-    return q.reshape(z.shape), step.reshape(z.shape[:-1])
-
-
-def int_matmul(x: np.ndarray, w_t: np.ndarray, bound: int) -> np.ndarray:
-    """``x @ w_t`` exactly as int64, for integer-valued float32 operands whose products are at most
-    ``bound`` in magnitude: the inner dimension is cut so that each float32 partial sum stays below
-    2**24 (exact in any order, on any CPU or BLAS), and the pieces are added in int64."""
+def exact_matmul(x: np.ndarray, w_t: np.ndarray, bound: int) -> np.ndarray:
+    """``x @ w_t`` exactly, for integer-valued float32 operands whose products are at most ``bound``
+    in magnitude: the integers, as float32, or as float64 where the inner dimension had to be cut
+    so that each float32 partial sum stays below 2**24 (exact in any order, on any CPU or BLAS;
+    the pieces' sum is exact in float64)."""
     lead, inner = x.shape[:-1], x.shape[-1]
     x = x.reshape(-1, inner)  # one GEMM: numpy runs a stack of (1, inner) rows as separate products
     step = (F32_EXACT - 1) // bound
-    if step >= inner:
-        return np.matmul(x, w_t).astype(np.int64).reshape(*lead, w_t.shape[-1])
-    out = np.zeros((x.shape[0], w_t.shape[-1]), dtype=np.int64)
-    for start in range(0, inner, step):
-        out += np.matmul(x[:, start : start + step], w_t[start : start + step]).astype(np.int64)
+    out = np.matmul(x[:, :step], w_t[:step])
+    if step < inner:
+        out = out.astype(np.float64)
+        for start in range(step, inner, step):
+            out += np.matmul(x[:, start : start + step], w_t[start : start + step])
     return out.reshape(*lead, w_t.shape[-1])
-
-
-def isqrt(n: np.ndarray) -> np.ndarray:
-    """floor(sqrt(n)) for int64 0 <= n < 2**60, exact: a float estimate corrected in integers."""
-    r = np.sqrt(n.astype(np.float64)).astype(np.int64)
-    for _ in range(2):
-        r = np.where(r * r > n, r - 1, r)
-        r = np.where((r + 1) * (r + 1) <= n, r + 1, r)
-    return r

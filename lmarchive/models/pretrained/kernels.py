@@ -1,11 +1,14 @@
-"""Compiled loops of the pretrained-model engine: attention over the cache, and output frequencies.
+"""Compiled loops of the pretrained-model engine: everything between the matrix products.
 
-Both are elementwise integer work over (queries x keys) or (rows x vocabulary), where numpy would
-make a dozen passes over int64 arrays; here each query or row is one loop, spread over threads
-with ``prange``.  Each iteration writes only its own outputs and all arithmetic is integer (the
-score dot products sum int8 products in int32, exact), so the results do not depend on the
-thread count, the order, or the CPU.  The definitions of the integers are those documented in
-:mod:`.engine`.
+Attention over the cache, RMSNorm, rotary embedding and the int8 requantization of heads, the
+gated unit, adding a projection to the residual stream, and the output frequencies: integer work
+over rows (tokens), where numpy would make a dozen passes over int64 arrays and, at the decoder's
+few rows, spend its time dispatching them.  Each parallel iteration (``prange``) writes only its
+own outputs.  The arithmetic is integer, or float where it is exact (integers below 2**24 in
+float32, below 2**53 in float64, so sums do not depend on their order), and the two divisions
+(requantization, normalizing weights) are float estimates corrected in integers; so the results
+do not depend on the thread count, the order, or the CPU.  The definitions of the integers are
+those documented in :mod:`.engine`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TypeAlias
 import numpy as np
 
 from lmarchive.models import jit  # noqa: F401  (sets numba's cache folder before numba loads)
+from lmarchive.models.pretrained.fixed import QMAX
 
 import numba  # isort: skip
 
@@ -36,7 +40,20 @@ def _shift_round(x: Int, shift: Int) -> Int:
     return x << min(-shift, 62)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(inline="always", cache=True)
+def _div_round(num: Int, den: Int, inv: float) -> Int:
+    """floor(num / den) for 0 <= num < 2**52 and 0 < den, given inv ~ 1/den: a float64 estimate
+    (off by at most one at these sizes) corrected in integers, so exact, without a 64-bit division."""
+    k = np.int64(np.float64(num) * inv)
+    rem = num - k * den
+    if rem < 0:
+        k -= 1
+    elif rem >= den:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
 def attend(
     q: np.ndarray,
     qm: np.ndarray,
@@ -62,73 +79,253 @@ def attend(
     ``att_exp``, weights are normalized to about
     2**PROB_BITS, and the values' scales, aligned the same way, are folded into the weights.
     Writes out (b, n, heads, hd) int64 at exponent out_exp (b, n, heads).
+
+    One iteration serves the query heads that share a key head (each key and value row is read
+    once for all of them).  The dot products run in float32 and the weighted sums of values in
+    float64 because both are exact there: |q.k| <= hd * 127**2 < 2**24, and each weight is at most
+    2**PROB_BITS times a 15-bit mantissa, so a sum over the window stays far below 2**53.  Exact
+    sums do not depend on the order, so these are the integers of the plain integer loops.
     """
     b, heads, n, hd = q.shape
-    group = heads // keys.shape[1]
+    kv_heads = keys.shape[1]
+    group = heads // kv_heads
     limit = att_exp.shape[0] - 1
-    for job in numba.prange(b * heads * n):
-        bi = job // (heads * n)
-        h = (job // n) % heads
+    for job in numba.prange(b * kv_heads * n):
+        bi = job // (kv_heads * n)
+        kv = (job // n) % kv_heads
         t = job % n
-        kv = h // group
+        h0 = kv * group
         end = p0 + t + 1
         ke_top = ke[bi, kv, 0]
         ve_top = ve[bi, kv, 0]
         for s in range(1, end):
             ke_top = max(ke_top, ke[bi, kv, s])
             ve_top = max(ve_top, ve[bi, kv, s])
-        z = np.empty(end, dtype=np.int64)
-        best = np.int64(-(1 << 62))
-        for s in range(end):
-            acc = np.int32(0)  # int8 products, hd * 127**2 < 2**31
+        qf = np.empty((group, hd), dtype=np.float32)
+        for g in range(group):
             for j in range(hd):
-                acc += np.int32(q[bi, h, t, j]) * np.int32(keys[bi, kv, s, j])
-            z[s] = _shift_round(np.int64(acc) * km[bi, kv, s], ke_top - ke[bi, kv, s])
-            best = max(best, z[s])
-        cm = qm[bi, h, t]
-        ce = qe[bi, h, t] + ke_top + steps_exp
-        total = np.int64(0)
+                qf[g, j] = q[bi, h0 + g, t, j]
+        z = np.empty((group, end), dtype=np.int64)
+        best = np.full(group, -(1 << 62), dtype=np.int64)
+        kf = np.empty(hd, dtype=np.float32)
         for s in range(end):
-            idx = _shift_round(min(best - z[s], GAP_LIMIT) * cm, -ce)
-            z[s] = att_exp[min(idx, limit)]
-            total += z[s]
-        mixed = np.zeros(hd, dtype=np.int64)
-        for s in range(end):
-            p = ((z[s] << PROB_BITS) + (total >> 1)) // total
-            pv = _shift_round(p * vm[bi, kv, s], ve_top - ve[bi, kv, s])
-            if pv != 0:
+            for j in range(hd):
+                kf[j] = keys[bi, kv, s, j]
+            shift = ke_top - ke[bi, kv, s]
+            for g in range(group):
+                acc = np.float32(0)
                 for j in range(hd):
-                    mixed[j] += pv * np.int64(values[bi, kv, s, j])
-        for j in range(hd):
-            out[bi, t, h, j] = mixed[j]
-        out_exp[bi, t, h] = ve_top - PROB_BITS
+                    acc += qf[g, j] * kf[j]
+                zs = _shift_round(np.int64(acc) * km[bi, kv, s], shift)
+                z[g, s] = zs
+                best[g] = max(best[g], zs)
+        weight = np.empty(group, dtype=np.int64)
+        total = np.zeros(group, dtype=np.int64)
+        for g in range(group):
+            cm = qm[bi, h0 + g, t]
+            ce = qe[bi, h0 + g, t] + ke_top + steps_exp
+            for s in range(end):
+                idx = _shift_round(min(best[g] - z[g, s], GAP_LIMIT) * cm, -ce)
+                z[g, s] = att_exp[min(idx, limit)]
+                total[g] += z[g, s]
+        inv = 1.0 / total.astype(np.float64)
+        mixed = np.zeros((group, hd), dtype=np.float64)
+        vf = np.empty(hd, dtype=np.float64)
+        for s in range(end):
+            for j in range(hd):
+                vf[j] = values[bi, kv, s, j]
+            shift = ve_top - ve[bi, kv, s]
+            for g in range(group):
+                weight[g] = _shift_round(
+                    _div_round((z[g, s] << PROB_BITS) + (total[g] >> 1), total[g], inv[g]) * vm[bi, kv, s], shift
+                )
+            for g in range(group):
+                if weight[g] != 0:
+                    w = np.float64(weight[g])
+                    for j in range(hd):
+                        mixed[g, j] += w * vf[j]
+        for g in range(group):
+            for j in range(hd):
+                out[bi, t, h0 + g, j] = np.int64(mixed[g, j])
+            out_exp[bi, t, h0 + g] = ve_top - PROB_BITS
+
+
+@numba.njit(inline="always", cache=True)
+def _bit_length(x: Int) -> Int:
+    """Bits of a non-negative integer (0 for 0)."""
+    n = 0
+    while x > 0:
+        x >>= 1
+        n += 1
+    return n
+
+
+@numba.njit(inline="always", cache=True)
+def _isqrt(n: Int) -> Int:
+    """floor(sqrt(n)) for 0 <= n < 2**62: a float estimate corrected in integers."""
+    r = np.int64(np.sqrt(np.float64(n)))
+    while r * r > n:
+        r -= 1
+    while (r + 1) * (r + 1) <= n:
+        r += 1
+    return r
+
+
+@numba.njit(inline="always", cache=True)
+def _quantize(z: np.ndarray, limit: int, q: np.ndarray) -> Int:
+    """One row of int64 ``z`` as integers ``|q| <= limit`` (written to ``q``, any numeric dtype)
+    times the returned step: the smallest integer above ``max|z| / limit`` (nothing clips),
+    rounding to nearest, ties up, q = floor((2z + step) / (2 step)) exactly (a float64 estimate,
+    off by at most one, corrected in integers)."""
+    amax = np.int64(0)
+    for i in range(z.shape[0]):
+        amax = max(amax, abs(z[i]))
+    st = amax // limit + 1
+    d = 2 * st
+    inv = 1.0 / np.float64(d)
+    for i in range(z.shape[0]):
+        a = 2 * z[i] + st
+        k = np.int64(np.floor(np.float64(a) * inv))
+        rem = a - k * d
+        if rem < 0:
+            k -= 1
+        elif rem >= d:
+            k += 1
+        q[i] = k
+    return st
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def quantize_rows(z: np.ndarray, limit: int, q: np.ndarray, step: np.ndarray) -> None:
-    """Rows of int64 ``z`` (rows, n) as integers ``|q| <= limit`` times a step per row, the
-    smallest integer above ``max|z| / limit`` (nothing clips), rounding to nearest, ties up.
-
-    The division runs in float64 (exact operands below 2**53) and is then corrected in integers,
-    so ``q`` is exactly floor((2z + step) / (2 step))."""
-    rows, n = z.shape
+def norm_rows(h: np.ndarray, gain: np.ndarray, q: np.ndarray, step: np.ndarray, rms: np.ndarray, k: np.ndarray) -> None:
+    """RMSNorm's integers per row of the residual ``h`` (rows, d): ``q``/``step`` quantize h * gain,
+    ``rms`` = max(isqrt(mean((h >> k)**2)), 1) with the shift ``k`` that keeps the squares' sum in
+    int64 (the row's largest value brought to at most 26 bits)."""
+    rows, d = h.shape
     for r in numba.prange(rows):
         amax = np.int64(0)
-        for i in range(n):
-            amax = max(amax, abs(z[r, i]))
-        st = amax // limit + 1
-        step[r] = st
-        d = 2 * st
-        fd = np.float64(d)
-        for i in range(n):
-            a = 2 * z[r, i] + st
-            k = np.int64(np.floor(np.float64(a) / fd))
-            rem = a - k * d
-            if rem < 0:
-                k -= 1
-            elif rem >= d:
-                k += 1
-            q[r, i] = k
+        for i in range(d):
+            amax = max(amax, abs(h[r, i]))
+        kr = max(_bit_length(amax) - 26, 0)
+        total = np.int64(0)
+        scaled = np.empty(d, dtype=np.int64)
+        for i in range(d):
+            v = h[r, i] >> kr
+            total += v * v
+            scaled[i] = h[r, i] * gain[i]
+        k[r] = kr
+        rms[r] = max(_isqrt(total // d), 1)
+        step[r] = _quantize(scaled, QMAX, q[r])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def add_residual(h: np.ndarray, acc: np.ndarray, column: np.ndarray, m: np.ndarray, e: np.ndarray, bits: int) -> None:
+    """h += round(acc * column * m * 2**(e + bits)) per row (``acc`` a product's exact integers as
+    floats, ``column`` the weights' mantissas, ``m * 2**e`` the row's scale): a projection's output
+    added to the residual stream on its grid 2**-bits."""
+    rows, d = h.shape
+    for r in numba.prange(rows):
+        mr = m[r]
+        shift = -(e[r] + bits)
+        for i in range(d):
+            h[r, i] += _shift_round(np.int64(acc[r, i]) * column[i] * mr, shift)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def heads_int8(
+    acc: np.ndarray,
+    column: np.ndarray,
+    heads: int,
+    n: int,
+    p0: int,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    rotate: bool,
+    bits: int,
+    q: np.ndarray,
+    step: np.ndarray,
+) -> None:
+    """A projection's output (rows = batch * n, heads * hd; exact integers as floats, times the
+    weights' mantissas ``column``) as int8 per (row, head) into ``q`` (rows, heads, hd) with the
+    steps ``step`` (rows, heads); when ``rotate``, each head's pairs (i, i + hd/2) first turn by the
+    tables at the row's position p0 + row % n, rounded at 2**-bits."""
+    rows = acc.shape[0]
+    hd = acc.shape[1] // heads
+    half = hd // 2
+    for job in numba.prange(rows * heads):
+        r = job // heads
+        h = job % heads
+        pos = p0 + r % n
+        base = h * hd
+        x = np.empty(hd, dtype=np.int64)
+        for j in range(hd):
+            x[j] = np.int64(acc[r, base + j]) * column[base + j]
+        if rotate:
+            y = np.empty(hd, dtype=np.int64)
+            for j in range(half):
+                c = cos[pos, j]
+                s = sin[pos, j]
+                y[j] = _shift_round(x[j] * c - x[half + j] * s, bits)
+                y[half + j] = _shift_round(x[j] * s + x[half + j] * c, bits)
+            x = y
+        step[r, h] = _quantize(x, QMAX, q[r, h])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def align_heads(mixed: np.ndarray, head_exp: np.ndarray, q: np.ndarray, step: np.ndarray, row_exp: np.ndarray) -> None:
+    """Attention's heads of a row (rows, heads, hd) at their exponents, aligned on the row's largest
+    (``row_exp``) by rounding shifts, then int8 for the output projection (``q`` rows, heads * hd)."""
+    rows, heads, hd = mixed.shape
+    for r in numba.prange(rows):
+        top = head_exp[r, 0]
+        for h in range(1, heads):
+            top = max(top, head_exp[r, h])
+        row_exp[r] = top
+        aligned = np.empty(heads * hd, dtype=np.int64)
+        for h in range(heads):
+            shift = top - head_exp[r, h]
+            for j in range(hd):
+                aligned[h * hd + j] = _shift_round(mixed[r, h, j], shift)
+        step[r] = _quantize(aligned, QMAX, q[r])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def gated_unit(
+    gate: np.ndarray,
+    gate_column: np.ndarray,
+    gm: np.ndarray,
+    ge: np.ndarray,
+    up: np.ndarray,
+    up_column: np.ndarray,
+    silu: np.ndarray,
+    silu_bits: int,
+    silu_range: int,
+    up_limit: int,
+    q: np.ndarray,
+    up_step: np.ndarray,
+    step: np.ndarray,
+) -> None:
+    """SwiGLU's middle per row: the gate projection's output on the grid 2**-silu_bits through the
+    SiLU table (x above its range, 0 below), times the up projection's output quantized to
+    ``|u| <= up_limit`` (its step ``up_step``), quantized to int8 into ``q`` (its step ``step``)."""
+    rows, d = gate.shape
+    for r in numba.prange(rows):
+        u = np.empty(d, dtype=np.int64)
+        z = np.empty(d, dtype=np.int64)
+        for i in range(d):
+            z[i] = np.int64(up[r, i]) * up_column[i]
+        up_step[r] = _quantize(z, up_limit, u)
+        shift = -(ge[r] + silu_bits)
+        mr = gm[r]
+        for i in range(d):
+            g = _shift_round(np.int64(gate[r, i]) * gate_column[i] * mr, shift)
+            if g >= silu_range:
+                act = g
+            elif g < -silu_range:
+                act = np.int64(0)
+            else:
+                act = silu[g + silu_range]
+            z[i] = act * u[i]
+        step[r] = _quantize(z, QMAX, q[r])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -155,8 +352,9 @@ def frequencies(
             z[v] = logit_exp[min(_shift_round(min(best - z[v], GAP_LIMIT) * cm[r], -ce[r]), limit)]
             norm += z[v]
         spare = np.int64(total)
+        inv = 1.0 / np.float64(norm)
         for v in range(vocab):
-            f = 1 + z[v] * (total - vocab) // norm
+            f = 1 + _div_round(z[v] * (total - vocab), norm, inv)
             out[r, v] = f
             spare -= f
         out[r, first] += spare
