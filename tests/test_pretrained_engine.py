@@ -125,6 +125,22 @@ def test_tables_do_not_depend_on_the_batch_or_the_thread_count(model: engine.Exa
     assert np.array_equal(together, single)
 
 
+@pytest.mark.parametrize("split", [0, 5])
+def test_attention_by_matrix_products_gives_the_loops_integers(model: engine.ExactLlama, split: int) -> None:
+    """The encoder's long calls sum attention by matrix products; the decoder's steps by loops."""
+    tokens = tokens_of(3, 2, model.config.vocab_size)
+    steps = step_tables(model, tokens)
+    rows, model.product_rows = model.product_rows, 2
+    try:
+        cache, parts = model.new_cache(2), []
+        for start, stop in ((0, split), (split, WINDOW)) if split else ((0, WINDOW),):
+            x, (m, e) = model.forward(tokens[:, start:stop], cache)
+            parts.append(np.stack([model.frequencies(x[i], (m[i], e[i])) for i in range(2)]))
+    finally:
+        model.product_rows = rows
+    assert np.array_equal(np.concatenate(parts, axis=1), steps)
+
+
 class Inflating(ByteSymbols, Predictor):
     """A fallback that always codes larger than the input, so the LM's coding wins every chunk."""
 

@@ -45,6 +45,8 @@ SILU_RANGE = 16 << SILU_BITS
 LOGIT_STEPS = 64
 LOGIT_EXP_BITS = 24
 FREQ_TOTAL = 1 << 28
+PRODUCT_ROWS = 64
+"""From this many positions per call (the encoder's block pass), attention sums by matrix products."""
 _PAIR = QMAX * QMAX
 _U16 = (1 << 15) - 1
 
@@ -90,6 +92,7 @@ class ExactLlama:
         self.silu = t["silu"].astype(np.int64)
         self.logit_exp = t["logit_exp"].astype(np.int64)
         # Scores over sqrt(head_dim), in table steps: both powers of two, so one shift.
+        self.product_rows = PRODUCT_ROWS
         self.score_exp = ATT_STEPS.bit_length() - 1 - (config.head_dim.bit_length() - 1) // 2
         if 1 << (2 * ((config.head_dim.bit_length() - 1) // 2)) != config.head_dim:
             raise ValueError("head_dim must be a power of four (its square root a power of two)")
@@ -153,26 +156,61 @@ class ExactLlama:
             store[1][:, :, p0 : p0 + n] = new[1].reshape(kv).transpose(0, 2, 1)
         mixed = np.empty((b, n, c.n_heads, c.head_dim), dtype=np.int64)
         head_exp = np.empty((b, n, c.n_heads), dtype=np.int64)
-        kernels.attend(
+        queries = (
             np.ascontiguousarray(q.reshape(b, n, c.n_heads, c.head_dim).transpose(0, 2, 1, 3)),
             np.ascontiguousarray(qs[0].reshape(b, n, c.n_heads).transpose(0, 2, 1)),
             np.ascontiguousarray(qs[1].reshape(b, n, c.n_heads).transpose(0, 2, 1)),
-            cache.keys[index],
-            *cache.key_scale[index],
-            cache.values[index],
-            *cache.value_scale[index],
-            p0,
-            self.att_exp,
-            self.score_exp,
-            mixed,
-            head_exp,
         )
+        if n >= self.product_rows:
+            self._attend_by_products(index, queries, cache, mixed, head_exp)
+        else:
+            kernels.attend(
+                *queries,
+                cache.keys[index],
+                *cache.key_scale[index],
+                cache.values[index],
+                *cache.value_scale[index],
+                p0,
+                self.att_exp,
+                self.score_exp,
+                mixed,
+                head_exp,
+            )
         rows = b * n
         out = np.empty((rows, c.d_model), dtype=np.float32)
         step, row_exp = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
         heads = mixed.reshape(rows, c.n_heads, c.head_dim)
         kernels.align_heads(heads, head_exp.reshape(rows, c.n_heads), out, step, row_exp)
         self._add_projection(layer, "wo", out, fixed.normalize(step, row_exp), h)
+
+    def _attend_by_products(
+        self, index: int, queries: tuple[np.ndarray, np.ndarray, np.ndarray], cache: Cache, mixed: np.ndarray,
+        head_exp: np.ndarray,
+    ) -> None:  # fmt: skip
+        """:func:`kernels.attend`'s integers for many positions at once, with its two sums as matrix
+        products: the scores q.k in float32 (below 2**24, exact) and the weighted values in float64
+        (below 2**53, exact), so the same integers in any order; the weights come from
+        :func:`kernels.attention_weights`.  Per stream and key head, to bound the memory."""
+        q, qm, qe = queries
+        b, heads, n, _ = q.shape
+        kv_heads = self.config.n_kv_heads
+        group = heads // kv_heads
+        p0 = cache.position
+        end = p0 + n
+        keys, (km, ke) = cache.keys[index], cache.key_scale[index]
+        values, (vm, ve) = cache.values[index], cache.value_scale[index]
+        weights = np.empty((group, n, end), dtype=np.float64)
+        out_exp = np.empty((group, n), dtype=np.int64)
+        for bi in range(b):
+            for kv in range(kv_heads):
+                heads_of = slice(kv * group, (kv + 1) * group)
+                scores = np.matmul(q[bi, heads_of].astype(np.float32), keys[bi, kv, :end].T.astype(np.float32))
+                kernels.attention_weights(
+                    scores, qm[bi, heads_of], qe[bi, heads_of], km[bi, kv, :end], ke[bi, kv, :end],
+                    vm[bi, kv, :end], ve[bi, kv, :end], p0, self.att_exp, self.score_exp, weights, out_exp,
+                )  # fmt: skip
+                mixed[bi, :, heads_of] = np.matmul(weights, values[bi, kv, :end].astype(np.float64)).transpose(1, 0, 2)
+                head_exp[bi, :, heads_of] = out_exp.T
 
     def _ffn(self, layer: dict[str, Any], h: np.ndarray) -> None:
         x, scale = self._norm(h, layer["ffn_gain"])

@@ -150,6 +150,61 @@ def attend(
             out_exp[bi, t, h0 + g] = ve_top - PROB_BITS
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def attention_weights(
+    scores: np.ndarray,
+    qm: np.ndarray,
+    qe: np.ndarray,
+    km: np.ndarray,
+    ke: np.ndarray,
+    vm: np.ndarray,
+    ve: np.ndarray,
+    p0: int,
+    att_exp: np.ndarray,
+    steps_exp: int,
+    weights: np.ndarray,
+    out_exp: np.ndarray,
+) -> None:
+    """:func:`attend`'s weights for one key head of one stream, from its queries' dot products.
+
+    ``scores`` (group, n, slots) holds q.k (exact integers in float32, from a matrix product) of the
+    group's query heads at positions p0.. against the cached keys (scales km, ke per slot); queries'
+    scales are qm, qe (group, n).  Writes each weight with its value's scale folded in (float64,
+    exact: below 2**30) into ``weights`` (group, n, slots; zero past the query's own position), so
+    that weights @ values is :func:`attend`'s weighted sum, and its exponent into ``out_exp``
+    (group, n).  The integers are :func:`attend`'s, step for step.
+    """
+    group, n, _ = scores.shape
+    limit = att_exp.shape[0] - 1
+    for job in numba.prange(group * n):
+        g = job // n
+        t = job % n
+        end = p0 + t + 1
+        ke_top = ke[0]
+        ve_top = ve[0]
+        for s in range(1, end):
+            ke_top = max(ke_top, ke[s])
+            ve_top = max(ve_top, ve[s])
+        z = np.empty(end, dtype=np.int64)
+        best = np.int64(-(1 << 62))
+        for s in range(end):
+            z[s] = _shift_round(np.int64(scores[g, t, s]) * km[s], ke_top - ke[s])
+            best = max(best, z[s])
+        cm = qm[g, t]
+        ce = qe[g, t] + ke_top + steps_exp
+        total = np.int64(0)
+        for s in range(end):
+            z[s] = att_exp[min(_shift_round(min(best - z[s], GAP_LIMIT) * cm, -ce), limit)]
+            total += z[s]
+        inv = 1.0 / np.float64(total)
+        for s in range(end):
+            p = _div_round((z[s] << PROB_BITS) + (total >> 1), total, inv)
+            weights[g, t, s] = np.float64(_shift_round(p * vm[s], ve_top - ve[s]))
+        for s in range(end, weights.shape[2]):
+            weights[g, t, s] = 0.0
+        out_exp[g, t] = ve_top - PROB_BITS
+
+
 @numba.njit(inline="always", cache=True)
 def _bit_length(x: Int) -> Int:
     """Bits of a non-negative integer (0 for 0)."""
