@@ -292,7 +292,7 @@ On a 2-core x86-64 PC (docs/BENCHMARKS.md, "The max profile", has the commands):
 - The exact engine against the float reference (this GGUF dequantized, float32, the same windows),
   first 4,000 bytes: alice29.txt 1.2305 vs 1.2176 bpb (+1.1%), fields.c (C) 1.0443 vs 1.0289
   (+1.5%), cp.html 1.3584 vs 1.3312 (+2.0%), silesia/reymont (a PDF) 1.6016 vs 1.5625 (+2.5%).
-- Speed: about 0.3 KB/s each way (alice29.txt: 422 s to create, 596 s to extract).
+- Speed on 2 cores: a 100 KB text takes 83 s to create; decoding runs 20 tokens/s for one window, 133 for 32.
 """
 
 
