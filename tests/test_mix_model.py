@@ -125,6 +125,37 @@ def test_each_chunk_keeps_the_smaller_of_with_and_without_the_lm(mixed: MixPredi
         assert stream == (bytes([1]) + a if len(a) < len(b) else bytes([0]) + b)
 
 
+@pytest.mark.parametrize("gain", [-1000, 100])
+def test_the_lm_codes_past_the_probe_only_where_it_gained_there(
+    mixed: MixPredictor, monkeypatch: pytest.MonkeyPatch, gain: int
+) -> None:
+    """Chunks longer than the probe: where the LM's prefix passes (any gain, -1000%), the smaller of
+    both codings as without a probe; where it cannot (100%), the coding without the LM; shorter
+    chunks are coded both ways either way.  Progress counts every byte once."""
+    monkeypatch.setattr(predictor_module, "PROBE_GAIN_PERCENT", gain)
+    probed = MixPredictor(mixed.name, SMALL, mixed.lm, probe=256)
+    rng = random.Random(9)
+    payloads = [p[:600] for p in kinds(rng)[:4]] + [b"tiny text"]
+    seqs = [probed.tokenize(p) for p in payloads]
+    with_lm = probed.encode_mixed(seqs, no_tick)
+    without = MixPredictor("cmx", SMALL).encode_streams(seqs, no_tick)
+    seen: list[int] = []
+    coded = probed.encode_streams(seqs, seen.append)
+    assert seen[-1] == sum(len(p) for p in payloads)
+    for stream, a, b, p in zip(coded, with_lm, without, payloads, strict=True):
+        if gain == 100 and len(p) > 256:
+            assert stream == bytes([0]) + b
+        else:
+            assert stream == (bytes([1]) + a if len(a) < len(b) else bytes([0]) + b)
+    back = probed.decode_streams(coded, [len(p) for p in payloads], no_tick)
+    assert [probed.detokenize(x) for x in back] == payloads
+    # The LM's coding itself: abandoned at the probe, or the whole chunk's.
+    lm = probed._compiled_lm()
+    for seq, a, p in zip(seqs, with_lm, payloads, strict=True):
+        result = probed._encode_probed(seq, lm, predictor_module._Shared(1), 0)
+        assert result == (None if gain == 100 and len(p) > 256 else a)
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_threads_do_not_change_the_lm_mixed_streams(mixed: MixPredictor, threads: int) -> None:
     payloads = [p[:150] for p in kinds(random.Random(8))]

@@ -5,7 +5,9 @@ releases the GIL; how many threads: :mod:`lmarchive.models.threads`).  With an L
 compiled one-token step runs inside the same loop, so a stream never waits for others.  Every
 chunk is also coded without the LM (a small part of the time an LM step costs: see
 docs/BENCHMARKS.md) and its stream starts with a flag byte saying which of the two it holds, so
-the LM never makes a chunk larger.
+the LM never makes a chunk larger.  The LM's coding goes past a chunk's first PROBE bytes only
+where it made them PROBE_GAIN_PERCENT smaller than the coding without it: on data the LM does not
+know (images, tables of numbers) its time buys next to nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ LM_COST = 16
 """Work of a byte coded with the LM, in bytes coded without it (for progress and scheduling)."""
 WITHOUT_LM, WITH_LM = 0, 1
 """First byte of a stream coded by a model with an LM."""
+PROBE = 1 << 15
+"""Bytes of a chunk coded both ways before the LM's coding of the rest is decided."""
+PROBE_GAIN_PERCENT = 1
+"""The LM codes a chunk's rest only where it made the first PROBE bytes this much smaller.
+
+Measured on canterbury and calgary (docs/BENCHMARKS.md): on text the LM's gain over the first
+32 KiB is 5-13% (2-9x its gain over a whole large file); on pictures and geo it is 0.0% (+-0.04%),
+on kennedy.xls 0.7% (1.2% at the end, 770 bytes for a 1 MB file's LM steps); every other file
+gains 2% or more."""
 
 
 class MixPredictor(ByteSymbols, Predictor):
@@ -50,7 +61,14 @@ class MixPredictor(ByteSymbols, Predictor):
     # bound allows 4,198,561 bytes for.
     min_symbol_bits = 8 * math.log2(4096 / 4095) * 0.999
 
-    def __init__(self, name: str, params: MixParams, lm: LMPredictor | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: MixParams,
+        lm: LMPredictor | None = None,
+        threads: int | None = None,
+        probe: int = PROBE,
+    ) -> None:
         if lm is not None and lm.tokenizer is not None:
             raise ModelError(f"{name!r}: the mixing model codes bytes, and {lm.name!r} predicts BPE tokens")
         self.name = name
@@ -58,6 +76,8 @@ class MixPredictor(ByteSymbols, Predictor):
         self.lm = lm
         self.threads = threads
         """Threads that code streams at once; None: :func:`~lmarchive.models.threads.coding_threads` when coding."""
+        self.probe = probe
+        """A chunk's bytes coded both ways before the LM's coding goes on (see PROBE)."""
         # Whole entries up to 16 MiB in one chunk: the models learn from everything before (splitting
         # world192.txt in two for a second core cost 6%).  Threads share the files of a batch.
         self.chunking = (1 << 20, 16 << 20, 1)
@@ -74,20 +94,23 @@ class MixPredictor(ByteSymbols, Predictor):
     # -- one stream, start to finish, on a pool thread ------------------------------------------
 
     def _encode_one(self, seq: np.ndarray, lm: CompiledLM | None, progress: _Shared, job: int) -> bytes:
-        hist = np.array(seq, dtype=np.uint8).reshape(1, -1)  # a writable copy: one compiled signature
-        enc = BatchEncoder(1, capacity=len(seq) // 2 + 64)
-        st = new_state(1, self.params)
-        code = _coder(st, lm)
-        at = 0
-        while at < len(seq):
-            progress.check()
-            end = min(at + (_PIECE if lm is None else _LM_PIECE), len(seq))
-            reached = code(False, at, end, hist, (enc.low, enc.rng, enc.pos, enc.out))
-            if reached < end:
-                enc.reserve(enc.out.shape[1] * 2)
-            progress.done[job] += reached - at
-            at = reached
-        return enc.finish(0)
+        stream = _StreamEncoder(seq, self.params, lm)
+        stream.advance(len(seq), progress, job)
+        return stream.finish()
+
+    def _encode_probed(self, seq: np.ndarray, lm: CompiledLM, progress: _Shared, job: int) -> bytes | None:
+        """The chunk coded with the LM, or None where its first ``probe`` bytes do not come out
+        PROBE_GAIN_PERCENT smaller than without it (the rest is then never coded with the LM)."""
+        stream = _StreamEncoder(seq, self.params, lm)
+        if len(seq) > self.probe:
+            stream.advance(self.probe, progress, job)
+            alone = _StreamEncoder(seq, self.params, None)
+            alone.advance(self.probe, None, job)
+            if stream.coded_bytes() * 100 > alone.coded_bytes() * (100 - PROBE_GAIN_PERCENT):
+                progress.done[job] = len(seq)
+                return None
+        stream.advance(len(seq), progress, job)
+        return stream.finish()
 
     def _decode_one(
         self, data: bytes, length: int, bounded: bool, lm: CompiledLM | None, progress: _Shared, job: int
@@ -155,11 +178,12 @@ class MixPredictor(ByteSymbols, Predictor):
         # Both codings of every chunk in one pool; progress counts a byte's two codings as one
         # (the one without the LM as 1/LM_COST of it).
         jobs = [self._encoding(s, None, weight=1) for s in sequences]
-        jobs += [self._encoding(s, self.lm.compiled, weight=LM_COST - 1) for s in sequences]
+        lm = self.lm.compiled
+        jobs += [_Job(self._encode_probed, (s, lm), len(s), LM_COST - 1) for s in sequences]
         out = self._parallel(jobs, tick, sum(len(s) for s in sequences))
         alone, mixed = out[: len(sequences)], out[len(sequences) :]
         return [
-            bytes([WITH_LM]) + m if len(m) < len(a) else bytes([WITHOUT_LM]) + a
+            bytes([WITH_LM]) + m if m is not None and len(m) < len(a) else bytes([WITHOUT_LM]) + a
             for a, m in zip(alone, mixed, strict=True)
         ]
 
@@ -185,6 +209,38 @@ def _coder(st: tuple, lm: CompiledLM | None) -> Callable[[bool, int, int, np.nda
         return lambda decode, start, end, hist, co: kernel.run(decode, 0, start, end, hist, st, co)
     lm_state = lm.new_state(1)
     return lambda decode, start, end, hist, co: kernel.run_lm(decode, 0, start, end, hist, st, co, lm.weights, lm_state)
+
+
+class _StreamEncoder:
+    """One stream being coded, a piece per compiled call, up to any point and then on."""
+
+    def __init__(self, seq: np.ndarray, params: MixParams, lm: CompiledLM | None) -> None:
+        self.hist = np.array(seq, dtype=np.uint8).reshape(1, -1)  # a writable copy: one compiled signature
+        self.enc = BatchEncoder(1, capacity=len(seq) // 2 + 64)
+        self.code = _coder(new_state(1, params), lm)
+        self.piece = _PIECE if lm is None else _LM_PIECE
+        self.at = 0
+
+    def advance(self, to: int, progress: _Shared | None, job: int) -> None:
+        """Code up to symbol ``to``, counting the symbols in ``progress`` (None: not counted)."""
+        enc = self.enc
+        while self.at < to:
+            if progress is not None:
+                progress.check()
+            end = min(self.at + self.piece, to)
+            reached = self.code(False, self.at, end, self.hist, (enc.low, enc.rng, enc.pos, enc.out))
+            if reached < end:
+                enc.reserve(enc.out.shape[1] * 2)
+            if progress is not None:
+                progress.done[job] += reached - self.at
+            self.at = reached
+
+    def coded_bytes(self) -> int:
+        """Bytes out so far (the coder's pending bits not counted: alike for two codings of a prefix)."""
+        return int(self.enc.pos[0])
+
+    def finish(self) -> bytes:
+        return self.enc.finish(0)
 
 
 @dataclass(frozen=True)
