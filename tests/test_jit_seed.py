@@ -153,3 +153,58 @@ def test_install_shipped_without_a_writable_cache_leaves_numba_to_compile(
 
 def test_cpu_target_is_a_shipped_baseline() -> None:
     assert jit.cpu_target() in jit.cpu_targets()
+
+
+def test_a_kernel_numba_cannot_cache_still_runs_with_a_warning(tmp_path: Path) -> None:
+    """numba warns, naming our locator's source file, when a kernel's code cannot be cached (it calls
+    through a ctypes pointer, say); the locator must answer that, or the kernel fails to compile."""
+    (tmp_path / "probe_kernel.py").write_text(
+        textwrap.dedent(
+            """
+            import ctypes
+            import ctypes.util
+
+            from lmarchive.models import jit  # noqa: F401
+
+            import numba
+
+            from lmarchive.models import jit_hooks  # noqa: F401
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or ctypes.util.find_library("msvcrt"))
+            c_abs = libc.abs
+            c_abs.restype = ctypes.c_int
+            c_abs.argtypes = [ctypes.c_int]
+
+
+            @numba.njit(cache=True)
+            def through_ctypes(x):
+                return c_abs(x)
+            """
+        )
+    )
+    script = textwrap.dedent(
+        """
+        import sys
+        import warnings
+
+        sys.path.insert(0, sys.argv[1])
+        from lmarchive.models import jit
+
+        sources = jit.kernel_sources()
+        jit.kernel_sources = lambda: {**sources, "probe_kernel": sys.argv[1] + "/probe_kernel.py"}
+        import probe_kernel
+
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            value = probe_kernel.through_ctypes(-3)
+        print(value, any("Cannot cache" in str(w.message) for w in seen))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=fresh_env(tmp_path / "cache"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["3", "True"]

@@ -27,6 +27,7 @@ class PackageLocator(_CacheLocator):
 
     def __init__(self, py_func: Any, source: str) -> None:
         self._lineno = py_func.__code__.co_firstlineno
+        self._py_file = source  # numba's warning about a function it cannot cache names this file
         self._stamp = jit.source_hash(source)
         cache = config.CACHE_DIR  # type: ignore[attr-defined]  # numba's config sets its names at run time
         self._path = os.path.join(cache, jit.CACHE_SUBFOLDER, jit.module_folder(py_func.__module__, source))
