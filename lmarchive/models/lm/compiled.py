@@ -18,7 +18,7 @@ multiply-adds over the outputs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 
@@ -40,8 +40,83 @@ MD_Q, MD_K, MD_V, MD_ATTN, MD_O, MD_D = range(6)
 MF_G, MF_U, MF_H = range(3)
 """Requantizations of FFN-width vectors."""
 _MASKED = -(1 << 30)
-W_EMBED, W_FFN_UP, W_OUT, W_CONFIG = 0, 5, 11, 18
-"""Slots of the weights tuple (see :func:`pack`) read outside :func:`step`."""
+
+
+class LMWeights(NamedTuple):
+    """One model's integers as the compiled step reads them (built by :func:`pack`)."""
+
+    embed: np.ndarray
+    """(vocab, d) int64; its last row is the start token's."""
+    wq: np.ndarray
+    """Block matrices, per layer and transposed (layer, inputs, outputs), int8 values in float32."""
+    wk: np.ndarray
+    wv: np.ndarray
+    wo: np.ndarray
+    w1: np.ndarray
+    w3: np.ndarray
+    w2: np.ndarray
+    md: np.ndarray
+    """Requantizations of model-width vectors (layer, MD_*, mult/shift, d) int64."""
+    mf: np.ndarray
+    """Requantizations of FFN-width vectors (layer, MF_*, mult/shift, d_ffn) int64."""
+    score: np.ndarray
+    """Per layer: the scores' multiplier and the gap limit (layer, 2) int64."""
+    w_out: np.ndarray
+    """The output layer, transposed (d, vocab), int8 values in float32."""
+    out_mult: np.ndarray
+    """The logits' (mult, shift) per token (2, vocab) int64."""
+    cos: np.ndarray
+    sin: np.ndarray
+    exp_table: np.ndarray
+    logit_table: np.ndarray
+    silu_table: np.ndarray
+    config: np.ndarray
+    """n_heads, window, rope_period (int64)."""
+
+
+class LMState(NamedTuple):
+    """Key/value rings of a group of streams (indexed by stream first)."""
+
+    keys: np.ndarray
+    """(stream, layer, head, head_dim, window) float32, transposed for the score products."""
+    values: np.ndarray
+    """(stream, layer, head, window, head_dim) float32."""
+    slot_pos: np.ndarray
+    """Absolute position held by each ring slot (stream, window) int64; -1: empty."""
+    position: np.ndarray
+    """Next position of each stream."""
+
+
+class StepScratch(NamedTuple):
+    """Working vectors of one step, allocated once per call of a loop rather than per token."""
+
+    h: np.ndarray
+    """The residual (int64)."""
+    x: np.ndarray
+    """The normed input, int8 values (float32)."""
+    acc32: np.ndarray
+    """Product accumulators: float32 partial sums, then their int64 total."""
+    acc64: np.ndarray
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    att: np.ndarray
+    """The attention output, int8 values (float32)."""
+    blk: np.ndarray
+    """A block's output (int64)."""
+    g: np.ndarray
+    """The gate projection (int64)."""
+    u: np.ndarray
+    """The up projection (int64)."""
+    hu: np.ndarray
+    """gate x up, int8 values (float32)."""
+    scores: np.ndarray
+    """One head's scores over the ring (float32)."""
+    weights: np.ndarray
+    """One head's softmax weights (int64)."""
+    mixed: np.ndarray
+    """One head's mixed values (float32)."""
+    logits: np.ndarray
 
 
 class CompiledLM:
@@ -52,14 +127,14 @@ class CompiledLM:
         self.config = config
         self.weights = pack(config, tensors)
 
-    def new_state(self, n: int) -> tuple:
+    def new_state(self, n: int) -> LMState:
         """Key/value rings of ``n`` streams, each before its first token."""
         c = self.config
-        return (
-            np.zeros((n, c.n_layers, c.n_heads, c.head_dim, c.window), dtype=np.float32),  # keys, transposed
-            np.zeros((n, c.n_layers, c.n_heads, c.window, c.head_dim), dtype=np.float32),  # values
-            np.full((n, c.window), -1, dtype=np.int64),  # absolute position held by each slot
-            np.zeros(n, dtype=np.int64),  # next position
+        return LMState(
+            keys=np.zeros((n, c.n_layers, c.n_heads, c.head_dim, c.window), dtype=np.float32),
+            values=np.zeros((n, c.n_layers, c.n_heads, c.window, c.head_dim), dtype=np.float32),
+            slot_pos=np.full((n, c.window), -1, dtype=np.int64),
+            position=np.zeros(n, dtype=np.int64),
         )
 
     def tables(self, tokens: np.ndarray) -> np.ndarray:
@@ -70,8 +145,8 @@ class CompiledLM:
         return out
 
 
-def pack(config: LMConfig, tensors: Mapping[str, object]) -> tuple:
-    """The tuple the compiled step unpacks, from the integer tensors of a model directory."""
+def pack(config: LMConfig, tensors: Mapping[str, object]) -> LMWeights:
+    """The compiled step's weights, from the integer tensors of a model directory."""
 
     def arr(name: str) -> np.ndarray:
         value = tensors[name]
@@ -99,26 +174,26 @@ def pack(config: LMConfig, tensors: Mapping[str, object]) -> tuple:
     exp_table = arr("exp_table")
     quant.check_exp_table(exp_table)
     out_mult = np.stack([arr("out_mult").reshape(-1), arr("out_shift").reshape(-1)])
-    return (
-        np.ascontiguousarray(arr("embed")),
-        transposed("wq"),
-        transposed("wk"),
-        transposed("wv"),
-        transposed("wo"),
-        transposed("w1"),
-        transposed("w3"),
-        transposed("w2"),
-        mults(("q", "k", "v", "attn", "o", "d"), c.d_model),
-        mults(("g", "u", "h"), c.d_ffn),
-        score,
-        np.ascontiguousarray(arr("w_out").T, dtype=np.float32),
-        np.ascontiguousarray(np.broadcast_to(out_mult, (2, c.vocab_size))),
-        np.ascontiguousarray(arr("rope_cos")),
-        np.ascontiguousarray(arr("rope_sin")),
-        exp_table,
-        arr("logit_exp_table"),
-        arr("silu_table"),
-        np.array([c.n_heads, c.window, c.rope_period], dtype=np.int64),
+    return LMWeights(
+        embed=np.ascontiguousarray(arr("embed")),
+        wq=transposed("wq"),
+        wk=transposed("wk"),
+        wv=transposed("wv"),
+        wo=transposed("wo"),
+        w1=transposed("w1"),
+        w3=transposed("w3"),
+        w2=transposed("w2"),
+        md=mults(("q", "k", "v", "attn", "o", "d"), c.d_model),
+        mf=mults(("g", "u", "h"), c.d_ffn),
+        score=score,
+        w_out=np.ascontiguousarray(arr("w_out").T, dtype=np.float32),
+        out_mult=np.ascontiguousarray(np.broadcast_to(out_mult, (2, c.vocab_size))),
+        cos=np.ascontiguousarray(arr("rope_cos")),
+        sin=np.ascontiguousarray(arr("rope_sin")),
+        exp_table=exp_table,
+        logit_table=arr("logit_exp_table"),
+        silu_table=arr("silu_table"),
+        config=np.array([c.n_heads, c.window, c.rope_period], dtype=np.int64),
     )
 
 
@@ -176,11 +251,13 @@ def _matvec(wt: np.ndarray, x: np.ndarray, acc: np.ndarray, out: np.ndarray) -> 
 
 
 @numba.njit(cache=True)
-def _project(wt: np.ndarray, x: np.ndarray, acc: tuple, m: np.ndarray, out: np.ndarray, low: int, high: int) -> None:
-    """out = requant(x @ wt) with per-output (mult, shift) rows ``m``; ``acc``: (float32, int64) buffers."""
-    _matvec(wt, x, acc[0], acc[1])
+def _project(
+    wt: np.ndarray, x: np.ndarray, sc: StepScratch, m: np.ndarray, out: np.ndarray, low: int, high: int
+) -> None:
+    """out = requant(x @ wt) with per-output (mult, shift) rows ``m`` (the sums in sc's accumulators)."""
+    _matvec(wt, x, sc.acc32, sc.acc64)
     for o in range(out.shape[0]):
-        out[o] = _requant(acc[1][o], m[0, o], m[1, o], low, high)
+        out[o] = _requant(sc.acc64[o], m[0, o], m[1, o], low, high)
 
 
 @numba.njit(cache=True)
@@ -199,37 +276,41 @@ def _rope(x: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, idx: int)
 
 
 @numba.njit(cache=True)
-def scratch(w: tuple) -> tuple:
-    """Working vectors of one step, allocated once per call of a loop rather than per token."""
-    d, d_ffn = w[W_EMBED].shape[1], w[W_FFN_UP].shape[2]
-    window, vocab = w[W_CONFIG][1], w[W_OUT].shape[1]
+def scratch(w: LMWeights) -> StepScratch:
+    """The step's working vectors for a model of these weights."""
+    d, d_ffn = w.embed.shape[1], w.w3.shape[2]
+    window, vocab = w.config[1], w.w_out.shape[1]
     widest = max(d, d_ffn, vocab)
-    return (
-        np.zeros(d, dtype=np.int64),  # residual
-        np.zeros(d, dtype=np.float32),  # normed input
-        (np.zeros(widest, dtype=np.float32), np.zeros(widest, dtype=np.int64)),  # product accumulators
-        np.zeros(d, dtype=np.int64),  # q
-        np.zeros(d, dtype=np.int64),  # k
-        np.zeros(d, dtype=np.int64),  # v
-        np.zeros(d, dtype=np.float32),  # attention output, int8 values
-        np.zeros(d, dtype=np.int64),  # block output
-        np.zeros(d_ffn, dtype=np.int64),  # gate
-        np.zeros(d_ffn, dtype=np.int64),  # up
-        np.zeros(d_ffn, dtype=np.float32),  # gate x up, int8 values
-        np.zeros(window, dtype=np.float32),  # scores
-        np.zeros(window, dtype=np.int64),  # softmax weights
-        np.zeros(d, dtype=np.float32),  # one head's mixed values
-        np.zeros(vocab, dtype=np.int64),  # logits
+    return StepScratch(
+        np.zeros(d, dtype=np.int64),
+        np.zeros(d, dtype=np.float32),
+        np.zeros(widest, dtype=np.float32),
+        np.zeros(widest, dtype=np.int64),
+        np.zeros(d, dtype=np.int64),
+        np.zeros(d, dtype=np.int64),
+        np.zeros(d, dtype=np.int64),
+        np.zeros(d, dtype=np.float32),
+        np.zeros(d, dtype=np.int64),
+        np.zeros(d_ffn, dtype=np.int64),
+        np.zeros(d_ffn, dtype=np.int64),
+        np.zeros(d_ffn, dtype=np.float32),
+        np.zeros(window, dtype=np.float32),
+        np.zeros(window, dtype=np.int64),
+        np.zeros(d, dtype=np.float32),
+        np.zeros(vocab, dtype=np.int64),
     )
 
 
 @numba.njit(cache=True, nogil=True)
-def step(w: tuple, st: tuple, s: int, token: Int, freq: np.ndarray, sc: tuple) -> None:
+def step(w: LMWeights, st: LMState, s: int, token: Int, freq: np.ndarray, sc: StepScratch) -> None:
     """Feed ``token`` to stream ``s``; write the table for the next token into ``freq``."""
-    embed, wq, wk, wv, wo, w1, w3, w2, md, mf, score, w_out, outm, cos, sin, exp_t, logit_t, silu_t, cfg = w
-    keys, values, slot_pos, position = st
-    h, x, acc, q, k, v, att, blk, g, u, hu, scores, weights, mixed, logits = sc
-    heads, window, period = cfg[0], cfg[1], cfg[2]
+    embed, wq, wk, wv, wo, w1, w3, w2 = w.embed, w.wq, w.wk, w.wv, w.wo, w.w1, w.w3, w.w2
+    md, mf, score, cos, sin = w.md, w.mf, w.score, w.cos, w.sin
+    exp_t, logit_t, silu_t = w.exp_table, w.logit_table, w.silu_table
+    keys, values, slot_pos, position = st.keys, st.values, st.slot_pos, st.position
+    h, x, q, k, v, att, blk = sc.h, sc.x, sc.q, sc.k, sc.v, sc.att, sc.blk
+    g, u, hu, scores, weights, mixed, logits = sc.g, sc.u, sc.hu, sc.scores, sc.weights, sc.mixed, sc.logits
+    heads, window, period = w.config[0], w.config[1], w.config[2]
     d = embed.shape[1]
     hd = d // heads
     limit = quant.RESIDUAL_LIMIT
@@ -243,9 +324,9 @@ def step(w: tuple, st: tuple, s: int, token: Int, freq: np.ndarray, sc: tuple) -
         m = md[layer]
         # attention
         _norm(h, x)
-        _project(wq[layer], x, acc, m[MD_Q], q, -qmax, qmax)
-        _project(wk[layer], x, acc, m[MD_K], k, -qmax, qmax)
-        _project(wv[layer], x, acc, m[MD_V], v, -qmax, qmax)
+        _project(wq[layer], x, sc, m[MD_Q], q, -qmax, qmax)
+        _project(wk[layer], x, sc, m[MD_K], k, -qmax, qmax)
+        _project(wv[layer], x, sc, m[MD_V], v, -qmax, qmax)
         _rope(q, heads, cos, sin, pos % period)
         _rope(k, heads, cos, sin, pos % period)
         kt = keys[s, layer]
@@ -284,22 +365,22 @@ def step(w: tuple, st: tuple, s: int, token: Int, freq: np.ndarray, sc: tuple) -
             for j in range(hd):
                 o = hh * hd + j
                 att[o] = _requant(np.int64(mixed[j]), m[MD_ATTN, 0, o], m[MD_ATTN, 1, o], -qmax, qmax)
-        _project(wo[layer], att, acc, m[MD_O], blk, -limit, limit)
+        _project(wo[layer], att, sc, m[MD_O], blk, -limit, limit)
         for j in range(d):
             h[j] = min(max(h[j] + blk[j], -limit), limit)
         # feed-forward
         f = mf[layer]
         _norm(h, x)
-        _project(w1[layer], x, acc, f[MF_G], g, -quant.SILU_RANGE, quant.SILU_RANGE - 1)
-        _project(w3[layer], x, acc, f[MF_U], u, -qmax, qmax)
+        _project(w1[layer], x, sc, f[MF_G], g, -quant.SILU_RANGE, quant.SILU_RANGE - 1)
+        _project(w3[layer], x, sc, f[MF_U], u, -qmax, qmax)
         for j in range(g.shape[0]):
             hu[j] = _requant(silu_t[g[j] + quant.SILU_RANGE] * u[j], f[MF_H, 0, j], f[MF_H, 1, j], -qmax, qmax)
-        _project(w2[layer], hu, acc, m[MD_D], blk, -limit, limit)
+        _project(w2[layer], hu, sc, m[MD_D], blk, -limit, limit)
         for j in range(d):
             h[j] = min(max(h[j] + blk[j], -limit), limit)
     # output frequencies
     _norm(h, x)
-    _project(w_out, x, acc, outm, logits, -(1 << 30), 1 << 30)
+    _project(w.w_out, x, sc, w.out_mult, logits, -(1 << 30), 1 << 30)
     vocab = logits.shape[0]
     top = logits.max()
     total = np.int64(0)
@@ -318,7 +399,7 @@ def step(w: tuple, st: tuple, s: int, token: Int, freq: np.ndarray, sc: tuple) -
 
 
 @numba.njit(cache=True, nogil=True)
-def step_streams(w: tuple, st: tuple, streams: np.ndarray, tokens: np.ndarray, out: np.ndarray) -> None:
+def step_streams(w: LMWeights, st: LMState, streams: np.ndarray, tokens: np.ndarray, out: np.ndarray) -> None:
     """Feed ``tokens[j]`` to stream ``streams[j]``; row j of ``out`` gets its next table."""
     sc = scratch(w)
     for j in range(streams.shape[0]):
@@ -326,7 +407,7 @@ def step_streams(w: tuple, st: tuple, streams: np.ndarray, tokens: np.ndarray, o
 
 
 @numba.njit(cache=True, nogil=True)
-def run_tables(w: tuple, st: tuple, s: int, tokens: np.ndarray, out: np.ndarray) -> None:
+def run_tables(w: LMWeights, st: LMState, s: int, tokens: np.ndarray, out: np.ndarray) -> None:
     """Feed ``tokens`` to stream ``s`` one by one; row i of ``out`` is the table after token i."""
     sc = scratch(w)
     for i in range(tokens.shape[0]):

@@ -19,10 +19,12 @@ every update is a fixed integer rule, so encoder and decoder, on any machine, co
 probabilities.  The range coder's arithmetic is the one of
 :mod:`lmarchive.coding.rangecoder` (``encode(cum, freq, 4096)``), working on its state arrays.
 
-State arrays are indexed by stream first; the tuple layouts are built in :mod:`.state`.
+State arrays are indexed by stream first; they are named and built in :mod:`.state`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -34,6 +36,9 @@ from lmarchive.models.mix.logistic import SQUASH, STRETCH
 import numba  # isort: skip
 
 from lmarchive.models import jit_hooks  # noqa: F401  (our cache locator and compile notices)
+
+if TYPE_CHECKING:
+    from lmarchive.models.mix.state import CoderState, MixState
 
 N_HASHED = 6
 """Hashed contexts: orders 2, 3, 4, 6, the word context and order 8."""
@@ -102,23 +107,24 @@ def code_byte(
     lm: np.ndarray,
     use_lm: bool,
     hist: np.ndarray,
-    st: tuple,
-    co: tuple,
-    scratch: tuple,
+    st: MixState,
+    co: CoderState,
+    scratch: Scratch,
 ) -> Int:
     """Code (or decode, when ``decode``) one byte of stream s; returns it.
 
     ``lm`` is the LM's frequency table for this byte (ignored unless ``use_lm``); ``hist[s]``
     holds the stream's bytes (the decoder's are written here as they come out).
     """
-    o0, o1, hashed, msm, mixw, mixw2, apm1, apm2, reg, mht = st
-    low, rng, pos, buf = co
+    o0, o1, hashed, msm, reg = st.o0, st.o1, st.hashed, st.msm, st.reg
+    mixw, mixw2, apm1, apm2 = st.mixw, st.mixw2, st.apm1, st.apm2
+    low, rng, pos, buf = co.low, co.rng, co.pos, co.buf
     bucket_mask = (hashed.shape[2] >> 4) - 1
     c4 = reg[s, R_C4]
     c1 = c4 & 0xFF
     mlen = reg[s, R_MLEN]
     mbyte = np.int64(hist[s, reg[s, R_MPTR]]) if mlen > 0 else 0
-    cum, ctx, bucket, x = scratch
+    cum, ctx, bucket, x = scratch.cum, scratch.ctx, scratch.bucket, scratch.x
     if use_lm:
         for i in range(256):
             cum[i + 1] = cum[i] + lm[i]
@@ -227,7 +233,7 @@ def code_byte(
         j = (j << 1) | y
     byte = c0 & 0xFF
     hist[s, reg[s, R_POS]] = byte  # the decoder's output; the match model reads it back at once
-    _end_of_byte(s, byte, mlen, hist, reg, mht)
+    _end_of_byte(s, byte, mlen, hist, reg, st.mht)
     return byte
 
 
@@ -301,10 +307,22 @@ def _end_of_byte(s: int, byte: Int, mlen: int, hist: np.ndarray, reg: np.ndarray
     reg[s, R_MPTR] = mptr
 
 
-@numba.njit(inline="always", cache=True)
-def _scratch() -> tuple:
+class Scratch(NamedTuple):
     """Working arrays of code_byte, allocated once per call rather than once per byte."""
-    return (
+
+    cum: np.ndarray
+    """The LM table's cumulative sums (257)."""
+    ctx: np.ndarray
+    """The hashed contexts at this byte boundary (N_HASHED)."""
+    bucket: np.ndarray
+    """Each hashed context's bucket for this half-byte (N_HASHED)."""
+    x: np.ndarray
+    """The mixer inputs, stretched (N_INPUTS)."""
+
+
+@numba.njit(inline="always", cache=True)
+def _scratch() -> Scratch:
+    return Scratch(
         np.zeros(257, dtype=np.int64),
         np.empty(N_HASHED, dtype=np.int64),
         np.empty(N_HASHED, dtype=np.int64),
@@ -313,14 +331,13 @@ def _scratch() -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple, co: tuple) -> int:
+def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: MixState, co: CoderState) -> int:
     """Code bytes start..end-1 of stream s without an LM; stops early (returning the next index)
     when the encoder's output buffer has room for fewer than 24 more bytes."""
     dummy = np.zeros(1, dtype=np.int64)
     scratch = _scratch()
-    buf = co[3]
     for i in range(start, end):
-        if not decode and co[2][s] + 24 > buf.shape[1]:
+        if not decode and co.pos[s] + 24 > co.buf.shape[1]:
             return i
         code_byte(decode, s, np.int64(hist[s, i]), dummy, False, hist, st, co, scratch)
     return end
@@ -328,17 +345,24 @@ def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple,
 
 @numba.njit(cache=True, nogil=True)
 def run_lm(
-    decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: tuple, co: tuple, lmw: tuple, lmst: tuple
+    decode: bool,
+    s: int,
+    start: int,
+    end: int,
+    hist: np.ndarray,
+    st: MixState,
+    co: CoderState,
+    lmw: compiled.LMWeights,
+    lmst: compiled.LMState,
 ) -> int:
     """:func:`run` with the LM (weights ``lmw``, state ``lmst`` of :mod:`lmarchive.models.lm.compiled`)
     as one more input: before each byte the LM is fed the byte before it (BOS first)."""
     scratch = _scratch()
     lm_scratch = compiled.scratch(lmw)
-    table = np.zeros(lmw[compiled.W_OUT].shape[1], dtype=np.int64)
-    bos = lmw[compiled.W_EMBED].shape[0] - 1  # the embedding's last row
-    buf = co[3]
+    table = np.zeros(lmw.w_out.shape[1], dtype=np.int64)
+    bos = lmw.embed.shape[0] - 1  # the embedding's last row
     for i in range(start, end):
-        if not decode and co[2][s] + 24 > buf.shape[1]:
+        if not decode and co.pos[s] + 24 > co.buf.shape[1]:
             return i
         compiled.step(lmw, lmst, s, bos if i == 0 else np.int64(hist[s, i - 1]), table, lm_scratch)
         code_byte(decode, s, np.int64(hist[s, i]), table, True, hist, st, co, scratch)

@@ -25,7 +25,7 @@ from lmarchive.errors import CancelledError, FormatError, ModelError
 from lmarchive.models.base import ByteSymbols, Predictor, TickFn, sha256_of
 from lmarchive.models.mix import kernel
 from lmarchive.models.mix.params import MixParams
-from lmarchive.models.mix.state import new_state
+from lmarchive.models.mix.state import CoderState, MixState, new_state
 from lmarchive.models.threads import coding_threads
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class MixPredictor(ByteSymbols, Predictor):
         for at in range(0, length, piece):
             progress.check()
             end = min(at + piece, length)
-            code(True, at, end, hist, (dec.code, dec.rng, dec.pos, dec.buf))
+            code(True, at, end, hist, CoderState(dec.code, dec.rng, dec.pos, dec.buf))
             dec.check_end()  # the kernel reads zeros past the end; a piece later is soon enough to stop
             progress.done[job] += end - at
         return hist[0]
@@ -203,7 +203,7 @@ class MixPredictor(ByteSymbols, Predictor):
         return self._parallel(jobs, tick)
 
 
-def _coder(st: tuple, lm: CompiledLM | None) -> Callable[[bool, int, int, np.ndarray, tuple], int]:
+def _coder(st: MixState, lm: CompiledLM | None) -> Callable[[bool, int, int, np.ndarray, CoderState], int]:
     """The compiled loop for one stream: (decode, start, end, hist, coder state) -> next index."""
     if lm is None:
         return lambda decode, start, end, hist, co: kernel.run(decode, 0, start, end, hist, st, co)
@@ -228,7 +228,7 @@ class _StreamEncoder:
             if progress is not None:
                 progress.check()
             end = min(self.at + self.piece, to)
-            reached = self.code(False, self.at, end, self.hist, (enc.low, enc.rng, enc.pos, enc.out))
+            reached = self.code(False, self.at, end, self.hist, CoderState(enc.low, enc.rng, enc.pos, enc.out))
             if reached < end:
                 enc.reserve(enc.out.shape[1] * 2)
             if progress is not None:

@@ -7,6 +7,8 @@ hashed tables of 4 * 2**hash_bits bytes, the match table of 4 * 2**match_bits by
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from lmarchive.models.mix.kernel import APM_BINS, MATCH_BUCKETS, N_HASHED, N_INPUTS, N_REG
@@ -23,20 +25,56 @@ def bytes_per_stream(params: MixParams) -> int:
     return direct + 4 * N_HASHED * (1 << params.hash_bits) + 4 * (1 << params.match_bits)
 
 
-def new_state(n: int, params: MixParams) -> tuple:
-    """Model state of ``n`` streams, each at the start of a chunk (the tuple layout the kernel unpacks)."""
+class MixState(NamedTuple):
+    """What the kernel learns as it codes: every array indexed by stream first."""
+
+    o0: np.ndarray
+    """Order-0 context map (stream, partial byte) uint32: 22-bit probability, 10-bit count."""
+    o1: np.ndarray
+    """Order-1 context map (stream, previous byte << 8 | partial byte) uint32."""
+    hashed: np.ndarray
+    """The hashed context maps (stream, context, slot) uint32, in buckets of 16 slots."""
+    msm: np.ndarray
+    """The match model's context map (stream, match length bucket * 2 + expected bit) uint32."""
+    mixw: np.ndarray
+    """First mixer's weights (stream, partial byte, input) int64."""
+    mixw2: np.ndarray
+    """Second mixer's weights (stream, match state * 8 + bit position, input) int64."""
+    apm1: np.ndarray
+    """Probability map on the partial byte (stream, partial byte, bin) uint16."""
+    apm2: np.ndarray
+    """Probability map on the previous byte and the partial byte (stream, context, bin) uint16."""
+    reg: np.ndarray
+    """Scalar registers (stream, R_*) int64: context hashes, match pointer and length, position."""
+    mht: np.ndarray
+    """The match model's table of earlier positions (stream, hash of the last 6 bytes) int32."""
+
+
+class CoderState(NamedTuple):
+    """The range coder's arrays the kernel codes with (those of lmarchive.coding's batch coders)."""
+
+    low: np.ndarray
+    rng: np.ndarray
+    pos: np.ndarray
+    """Next byte of ``buf`` to write (encoder) or read (decoder), per stream."""
+    buf: np.ndarray
+    """The coded bytes (stream, byte)."""
+
+
+def new_state(n: int, params: MixParams) -> MixState:
+    """Model state of ``n`` streams, each at the start of a chunk."""
     apm_row = (SQUASH[np.minimum((np.arange(APM_BINS) - 16) * 128 + 2048, 4095)] * 16).astype(np.uint16)
     mixw = np.full((n, 256, N_INPUTS), _WEIGHT, dtype=np.int64)
     mixw[:, :, -1] = 0
-    return (
-        np.full((n, 256), _HALF, dtype=np.uint32),
-        np.full((n, 65536), _HALF, dtype=np.uint32),
-        np.zeros((n, N_HASHED, 1 << params.hash_bits), dtype=np.uint32),  # every bucket is claimed before use
-        np.full((n, 2 * MATCH_BUCKETS), _HALF, dtype=np.uint32),
-        mixw,
-        np.full((n, 32, N_INPUTS), _WEIGHT, dtype=np.int64) * (np.arange(N_INPUTS) < N_INPUTS - 1),
-        np.tile(apm_row, (n, 256, 1)),
-        np.tile(apm_row, (n, 65536, 1)),
-        np.zeros((n, N_REG), dtype=np.int64),
-        np.zeros((n, 1 << params.match_bits), dtype=np.int32),
+    return MixState(
+        o0=np.full((n, 256), _HALF, dtype=np.uint32),
+        o1=np.full((n, 65536), _HALF, dtype=np.uint32),
+        hashed=np.zeros((n, N_HASHED, 1 << params.hash_bits), dtype=np.uint32),  # every bucket is claimed before use
+        msm=np.full((n, 2 * MATCH_BUCKETS), _HALF, dtype=np.uint32),
+        mixw=mixw,
+        mixw2=np.full((n, 32, N_INPUTS), _WEIGHT, dtype=np.int64) * (np.arange(N_INPUTS) < N_INPUTS - 1),
+        apm1=np.tile(apm_row, (n, 256, 1)),
+        apm2=np.tile(apm_row, (n, 65536, 1)),
+        reg=np.zeros((n, N_REG), dtype=np.int64),
+        mht=np.zeros((n, 1 << params.match_bits), dtype=np.int32),
     )
