@@ -44,8 +44,13 @@ if grep -q "compiling" create.err; then
     cat create.err >&2
     exit 1
 fi
-venv/bin/lmarchive list sample.lmz | grep -q "cmx+lmb-s1" \
-    || { echo "check_wheel: the default profile did not record the built-in LM" >&2; exit 1; }
+listing=$(venv/bin/lmarchive list sample.lmz)
+grep -q "cmx+lmb-s1" <<< "$listing" || {
+    echo "check_wheel: the default profile did not record the built-in LM; the listing, then create's messages:" >&2
+    echo "$listing" >&2
+    cat create.err >&2
+    exit 1
+}
 mkdir out
 venv/bin/lmarchive extract sample.lmz -o out >/dev/null
 cmp sample.txt out/sample.txt

@@ -238,9 +238,9 @@ def test_mixing_needs_a_byte_lm(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_memory_per_stream_is_what_the_docs_say() -> None:
     from lmarchive.models.mix.state import bytes_per_stream, new_state
 
-    for params in (SMALL, FAST_PARAMS):
+    for params in (SMALL, FAST_PARAMS, MixParams(hash_bits=16, match_bits=14, contexts=10)):
         state = new_state(1, params)
-        assert sum(a.nbytes for a in state) == bytes_per_stream(params)
+        assert sum(a.nbytes for a in state if isinstance(a, np.ndarray)) == bytes_per_stream(params)
 
 
 @pytest.mark.skipif(os.cpu_count() == 1, reason="needs two cores to run two streams at once")
@@ -284,3 +284,32 @@ def test_the_default_profile_is_the_shipped_lm_mixed_in(tmp_path: Path) -> None:
         entry = reader.get("a.txt")
         assert entry is not None
         assert reader.read_chunk(entry.chunks[0])[0] in (predictor_module.WITHOUT_LM, predictor_module.WITH_LM)
+
+
+def test_models_of_more_contexts_are_models_of_their_own() -> None:
+    """contexts=10 adds the two-word and sparse contexts: its own streams and fingerprint, round
+    trips; the six-context models keep the parameter text (so the fingerprint) they always had."""
+    from lmarchive.models.mix import kernel
+
+    assert FAST_PARAMS.encode() == b"hash_bits=22,match_bits=20"
+    wide = MixPredictor("cmx-wide", MixParams(hash_bits=16, match_bits=14, contexts=kernel.MAX_CONTEXTS))
+    narrow = MixPredictor("cmx", SMALL)
+    assert wide.fingerprint != narrow.fingerprint
+    payloads = [p[:3000] for p in kinds(random.Random(11))]
+    assert roundtrip(wide, payloads) != roundtrip(narrow, payloads)
+    for bad in (kernel.MIN_CONTEXTS - 1, kernel.MAX_CONTEXTS + 1):
+        with pytest.raises(ValueError):
+            MixParams(contexts=bad)
+
+
+def test_sparse_contexts_predict_fixed_size_fields() -> None:
+    """A table of 4-byte integers that each grow by a few, with noise: the contexts that skip the
+    last byte see the fields' high bytes repeat, which the six contiguous ones do not."""
+    rng = np.random.default_rng(12)
+    values = np.cumsum(rng.integers(0, 300, 20_000)).astype("<u4")
+    data = values.tobytes()
+    wide = MixPredictor("cmx-wide", MixParams(hash_bits=18, match_bits=16, contexts=10))
+    narrow = MixPredictor("cmx", MixParams(hash_bits=18, match_bits=16))
+    [coded_wide] = roundtrip(wide, [data])
+    [coded_narrow] = roundtrip(narrow, [data])
+    assert len(coded_wide) < 0.97 * len(coded_narrow)

@@ -7,7 +7,10 @@ Per byte, eight binary decisions (most significant bit first).  For each, these 
 * orders 2, 3, 4, 6, 8 and a word context (letters since the last non-letter, plus the previous
   byte), hashed into fixed tables of 2**hash_bits slots each, in buckets of 16 slots per context
   and half-byte (a check value and the 15 nodes of the half-byte's bit tree); a bucket whose check
-  differs is taken over (of two candidates, the less used one) and cleared;
+  differs is taken over (of two candidates, the less used one) and cleared.  A model with more
+  contexts (``MixParams.contexts``) adds, in this order, the last two words and three sparse
+  contexts that skip the last byte (bytes 2-3, 2 and 4, 3-4 back), which binaries with fixed-size
+  fields (tables, floats, machine code) predict from;
 * a match model: the longest recent earlier occurrence of the last 6 bytes predicts the byte that
   followed it, with a learned confidence per match length;
 * optionally the LM: its next-byte table, summed over the two halves of the current subtree.
@@ -40,10 +43,12 @@ from lmarchive.models import jit_hooks  # noqa: F401  (our cache locator and com
 if TYPE_CHECKING:
     from lmarchive.models.mix.state import CoderState, MixState
 
-N_HASHED = 6
-"""Hashed contexts: orders 2, 3, 4, 6, the word context and order 8."""
-N_INPUTS = 2 + N_HASHED + 3
-"""Mixer inputs: order 0, order 1, the hashed contexts, match, LM, bias."""
+MIN_CONTEXTS = 6
+"""Hashed contexts of every model: orders 2, 3, 4, 6, the word context and order 8."""
+MAX_CONTEXTS = 10
+"""With the two-word and the three sparse contexts."""
+EXTRA_INPUTS = 5
+"""Mixer inputs besides the hashed contexts: order 0, order 1, match, LM, bias."""
 MATCH_MIN = 6
 """Bytes hashed to find a match candidate."""
 MATCH_BUCKETS = 32
@@ -64,8 +69,9 @@ _U12 = np.uint64(12)
 _U56 = np.uint64(56)
 
 # Per-stream scalar registers (int64 columns of ``reg``).
-R_C4, R_C8, R_WORD, R_MPTR, R_MLEN, R_POS = range(6)
-N_REG = 6
+R_C4, R_C8, R_WORD, R_MPTR, R_MLEN, R_POS, R_WORD1 = range(7)
+N_REG = 7
+"""R_WORD1: the hash of the word before the current one (0 before the first)."""
 
 
 @numba.njit(inline="always", cache=True)
@@ -117,6 +123,8 @@ def code_byte(
     holds the stream's bytes (the decoder's are written here as they come out).
     """
     o0, o1, hashed, msm, reg = st.o0, st.o1, st.hashed, st.msm, st.reg
+    n_hashed = len(st.contexts)  # a compile-time constant: the tuple's length is part of its type
+    n_inputs = n_hashed + EXTRA_INPUTS
     mixw, mixw2, apm1, apm2 = st.mixw, st.mixw2, st.apm1, st.apm2
     low, rng, pos, buf = co.low, co.rng, co.pos, co.buf
     bucket_mask = (hashed.shape[2] >> 4) - 1
@@ -128,19 +136,19 @@ def code_byte(
     if use_lm:
         for i in range(256):
             cum[i + 1] = cum[i] + lm[i]
-    for i in range(N_HASHED):
+    for i in range(n_hashed):
         ctx[i] = _context_of(reg, s, i)
     c0: Int = 1
     j: Int = 1
     for k in range(8):
         # --- predict
         if k == 0 or k == 4:
-            for i in range(N_HASHED):
+            for i in range(n_hashed):
                 bucket[i] = _claim(hashed, s, i, _hash(ctx[i] + c0 * 0x1000193, i + 1, 52), bucket_mask)
             j = 1
         x[0] = STRETCH[o0[s, c0] >> 20]
         x[1] = STRETCH[o1[s, (c1 << 8) | c0] >> 20]
-        for i in range(N_HASHED):
+        for i in range(n_hashed):
             x[2 + i] = STRETCH[hashed[s, i, bucket[i] + j] >> 20]
         mctx = -1
         if mlen > 0:
@@ -148,24 +156,24 @@ def code_byte(
                 ebit = (mbyte >> (7 - k)) & 1
                 lb = mlen if mlen < 16 else min(16 + ((mlen - 16) >> 3), MATCH_BUCKETS - 1)
                 mctx = lb * 2 + ebit
-                x[2 + N_HASHED] = STRETCH[msm[s, mctx] >> 20]
+                x[2 + n_hashed] = STRETCH[msm[s, mctx] >> 20]
             else:
                 mlen = 0
         if mctx < 0:
-            x[2 + N_HASHED] = 0
+            x[2 + n_hashed] = 0
         if use_lm:
             width = 256 >> k
             lo = (c0 - (1 << k)) * width
             total = cum[lo + width] - cum[lo]
             p_lm = (cum[lo + width] - cum[lo + width // 2]) * 4096 // total
-            x[3 + N_HASHED] = STRETCH[min(max(p_lm, 1), 4095)]
+            x[3 + n_hashed] = STRETCH[min(max(p_lm, 1), 4095)]
         else:
-            x[3 + N_HASHED] = 0
-        x[4 + N_HASHED] = 256
+            x[3 + n_hashed] = 0
+        x[4 + n_hashed] = 256
         mset = 8 * (0 if mctx < 0 else (1 if mlen < 16 else (2 if mlen < 32 else 3))) + k
         dot1 = 0
         dot2 = 0
-        for i in range(N_INPUTS):
+        for i in range(n_inputs):
             dot1 += x[i] * mixw[s, c0, i]
             dot2 += x[i] * mixw2[s, mset, i]
         dot1 = min(max(dot1 >> MIXER_SHIFT, -2047), 2047)
@@ -216,14 +224,14 @@ def code_byte(
         # --- learn
         o0[s, c0] = _sm_next(np.int64(o0[s, c0]), y)
         o1[s, (c1 << 8) | c0] = _sm_next(np.int64(o1[s, (c1 << 8) | c0]), y)
-        for i in range(N_HASHED):
+        for i in range(n_hashed):
             cell = bucket[i] + j
             hashed[s, i, cell] = _sm_next(np.int64(hashed[s, i, cell]), y)
         if mctx >= 0:
             msm[s, mctx] = _sm_next(np.int64(msm[s, mctx]), y)
         err1 = ((y << 12) - SQUASH[dot1 + 2048]) * MIXER_RATE
         err2 = ((y << 12) - SQUASH[dot2 + 2048]) * MIXER_RATE
-        for i in range(N_INPUTS):
+        for i in range(n_inputs):
             mixw[s, c0, i] += (x[i] * err1) >> 16
             mixw2[s, mset, i] += (x[i] * err2) >> 16
         target16 = 65535 * y
@@ -269,8 +277,16 @@ def _context_of(reg: np.ndarray, s: int, i: int) -> Int:
         v = c4 | ((reg[s, R_C8] & 0xFFFF) << 32)
     elif i == 4:
         v = (reg[s, R_WORD] << 8) | (c4 & 0xFF)
-    else:
+    elif i == 5:
         v = c4 ^ (reg[s, R_C8] * 0x2F0B4A13)
+    elif i == 6:
+        v = (reg[s, R_WORD] * 0x2F0B4A13) ^ (reg[s, R_WORD1] << 8) ^ (c4 & 0xFF)
+    elif i == 7:
+        v = (c4 >> 8) & 0xFFFF
+    elif i == 8:
+        v = c4 & 0xFF00FF00
+    else:
+        v = (c4 >> 16) & 0xFFFF
     return _hash(v, i + 1, 40)
 
 
@@ -287,6 +303,8 @@ def _end_of_byte(s: int, byte: Int, mlen: int, hist: np.ndarray, reg: np.ndarray
     if 97 <= lower <= 122 or byte >= 128:
         reg[s, R_WORD] = ((reg[s, R_WORD] + lower + 1) * 0x3D4D51CB) & 0xFFFFFFFF
     else:
+        if reg[s, R_WORD] != 0:
+            reg[s, R_WORD1] = reg[s, R_WORD]
         reg[s, R_WORD] = 0
     mptr = reg[s, R_MPTR]
     if mlen > 0:
@@ -313,20 +331,20 @@ class Scratch(NamedTuple):
     cum: np.ndarray
     """The LM table's cumulative sums (257)."""
     ctx: np.ndarray
-    """The hashed contexts at this byte boundary (N_HASHED)."""
+    """The hashed contexts at this byte boundary (one per hashed table)."""
     bucket: np.ndarray
-    """Each hashed context's bucket for this half-byte (N_HASHED)."""
+    """Each hashed context's bucket for this half-byte."""
     x: np.ndarray
-    """The mixer inputs, stretched (N_INPUTS)."""
+    """The mixer inputs, stretched."""
 
 
 @numba.njit(inline="always", cache=True)
-def _scratch() -> Scratch:
+def _scratch(n_hashed: int) -> Scratch:
     return Scratch(
         np.zeros(257, dtype=np.int64),
-        np.empty(N_HASHED, dtype=np.int64),
-        np.empty(N_HASHED, dtype=np.int64),
-        np.empty(N_INPUTS, dtype=np.int64),
+        np.empty(n_hashed, dtype=np.int64),
+        np.empty(n_hashed, dtype=np.int64),
+        np.empty(n_hashed + EXTRA_INPUTS, dtype=np.int64),
     )
 
 
@@ -335,7 +353,7 @@ def run(decode: bool, s: int, start: int, end: int, hist: np.ndarray, st: MixSta
     """Code bytes start..end-1 of stream s without an LM; stops early (returning the next index)
     when the encoder's output buffer has room for fewer than 24 more bytes."""
     dummy = np.zeros(1, dtype=np.int64)
-    scratch = _scratch()
+    scratch = _scratch(len(st.contexts))
     for i in range(start, end):
         if not decode and co.pos[s] + 24 > co.buf.shape[1]:
             return i
@@ -357,7 +375,7 @@ def run_lm(
 ) -> int:
     """:func:`run` with the LM (weights ``lmw``, state ``lmst`` of :mod:`lmarchive.models.lm.compiled`)
     as one more input: before each byte the LM is fed the byte before it (BOS first)."""
-    scratch = _scratch()
+    scratch = _scratch(len(st.contexts))
     lm_scratch = compiled.scratch(lmw)
     table = np.zeros(lmw.w_out.shape[1], dtype=np.int64)
     bos = lmw.embed.shape[0] - 1  # the embedding's last row

@@ -1,7 +1,7 @@
 """Fresh model state for a group of streams: the arrays the kernel reads and updates.
 
-Memory per stream is fixed by the parameters (stated in docs/FORMAT.md with each profile): six
-hashed tables of 4 * 2**hash_bits bytes, the match table of 4 * 2**match_bits bytes, and about
+Memory per stream is fixed by the parameters (stated in docs/FORMAT.md with each profile): a
+hashed table of 4 * 2**hash_bits bytes per context (six today), the match table of 4 * 2**match_bits bytes, and about
 4.6 MB of direct tables (order 1 and the order-1 probability map).
 """
 
@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lmarchive.models.mix.kernel import APM_BINS, MATCH_BUCKETS, N_HASHED, N_INPUTS, N_REG
+from lmarchive.models.mix.kernel import APM_BINS, EXTRA_INPUTS, MATCH_BUCKETS, N_REG
 from lmarchive.models.mix.logistic import SQUASH
 from lmarchive.models.mix.params import MixParams
 
@@ -21,8 +21,9 @@ _WEIGHT = 1 << 14  # initial mixer weight: a quarter for every model input, none
 
 def bytes_per_stream(params: MixParams) -> int:
     """Memory one stream's state takes."""
-    direct = 4 * (256 + 65536 + 2 * MATCH_BUCKETS) + 8 * ((256 + 32) * N_INPUTS + N_REG) + 2 * APM_BINS * (256 + 65536)
-    return direct + 4 * N_HASHED * (1 << params.hash_bits) + 4 * (1 << params.match_bits)
+    inputs = params.contexts + EXTRA_INPUTS
+    direct = 4 * (256 + 65536 + 2 * MATCH_BUCKETS) + 8 * ((256 + 32) * inputs + N_REG) + 2 * APM_BINS * (256 + 65536)
+    return direct + 4 * params.contexts * (1 << params.hash_bits) + 4 * (1 << params.match_bits)
 
 
 class MixState(NamedTuple):
@@ -48,6 +49,9 @@ class MixState(NamedTuple):
     """Scalar registers (stream, R_*) int64: context hashes, match pointer and length, position."""
     mht: np.ndarray
     """The match model's table of earlier positions (stream, hash of the last 6 bytes) int32."""
+    contexts: tuple[int, ...]
+    """The hashed contexts in use, 0 .. n-1: a tuple, so that numba compiles the kernel for its
+    length, and the loops over the contexts run as fast as with a constant count."""
 
 
 class CoderState(NamedTuple):
@@ -64,17 +68,20 @@ class CoderState(NamedTuple):
 def new_state(n: int, params: MixParams) -> MixState:
     """Model state of ``n`` streams, each at the start of a chunk."""
     apm_row = (SQUASH[np.minimum((np.arange(APM_BINS) - 16) * 128 + 2048, 4095)] * 16).astype(np.uint16)
-    mixw = np.full((n, 256, N_INPUTS), _WEIGHT, dtype=np.int64)
+    inputs = params.contexts + EXTRA_INPUTS
+    mixw = np.full((n, 256, inputs), _WEIGHT, dtype=np.int64)
     mixw[:, :, -1] = 0
     return MixState(
         o0=np.full((n, 256), _HALF, dtype=np.uint32),
         o1=np.full((n, 65536), _HALF, dtype=np.uint32),
-        hashed=np.zeros((n, N_HASHED, 1 << params.hash_bits), dtype=np.uint32),  # every bucket is claimed before use
+        # every bucket of the hashed tables is claimed before use
+        hashed=np.zeros((n, params.contexts, 1 << params.hash_bits), dtype=np.uint32),
         msm=np.full((n, 2 * MATCH_BUCKETS), _HALF, dtype=np.uint32),
         mixw=mixw,
-        mixw2=np.full((n, 32, N_INPUTS), _WEIGHT, dtype=np.int64) * (np.arange(N_INPUTS) < N_INPUTS - 1),
+        mixw2=np.full((n, 32, inputs), _WEIGHT, dtype=np.int64) * (np.arange(inputs) < inputs - 1),
         apm1=np.tile(apm_row, (n, 256, 1)),
         apm2=np.tile(apm_row, (n, 65536, 1)),
         reg=np.zeros((n, N_REG), dtype=np.int64),
         mht=np.zeros((n, 1 << params.match_bits), dtype=np.int32),
+        contexts=tuple(range(params.contexts)),
     )
